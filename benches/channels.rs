@@ -1,0 +1,2 @@
+//! Benchmarks arrive with the channels issue.
+fn main() {}

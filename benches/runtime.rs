@@ -1,0 +1,2 @@
+//! Benchmarks arrive with the runtime issue.
+fn main() {}
