@@ -1,8 +1,56 @@
 //! gogreen: an M:N green-thread runtime in the shape of Go's.
 //!
-//! The runtime core arrives with the runtime issue; the channels are re-exported here.
+//! Green threads (G) with their own guarded stacks run on OS threads (M) through
+//! logical processors (P), scheduled by a work-stealing G-P-M scheduler, and talk over
+//! CSP channels with `select!`. `docs/` explains the inside.
+//!
+//! ```
+//! let sum = gogreen::run(|| {
+//!     let handles: Vec<_> = (1..=10u64).map(|i| gogreen::spawn(move || i * i)).collect();
+//!     handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+//! });
+//! assert_eq!(sum, 385);
+//! ```
+#![deny(unsafe_op_in_unsafe_fn)]
+
+#[cfg(not(loom))]
+mod arch;
+#[cfg(not(loom))]
+mod config;
+mod loom;
+#[cfg(not(loom))]
+mod sched;
+#[cfg(not(loom))]
+pub mod stack;
+#[cfg(not(loom))]
+pub mod sync;
+#[cfg(not(loom))]
+mod task;
+
+#[cfg(not(loom))]
+pub use config::{Config, MAX_PROCS};
+#[cfg(not(loom))]
+pub use task::{Builder, JoinHandle, Task, current, preempt_point, run, sleep, spawn, yield_now};
 
 pub mod chan {
     //! Go's channels and `select`: see the `gogreen-channel` crate.
     pub use gogreen_channel::*;
 }
+
+// Under loom, only the scheduler's protocols, for the models in `loom-tests/`.
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "sched/idle.rs"]
+pub mod idle;
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "sched/inject.rs"]
+pub mod inject;
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "sched/queue.rs"]
+pub mod queue;
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "sched/state.rs"]
+pub mod state;

@@ -1,0 +1,167 @@
+//! The context switch for x86_64 (System V ABI), in assembly.
+//!
+//! A suspended context is nothing but a stack pointer: everything the ABI says a callee
+//! must preserve is pushed onto the context's own stack before the switch and popped
+//! after it. Caller-saved registers need no saving: `switch` is an ordinary call, so the
+//! compiler has already spilled whatever it needs across it.
+//!
+//! What is saved: rbx, rbp, r12–r15 (callee-saved general registers), the return
+//! address (pushed by the `call` into `switch`), MXCSR (SSE rounding mode and exception
+//! masks) and the x87 control word — the two floating-point control registers the ABI
+//! also makes callee-saved. Boost.Context saves both; a green thread that changes its
+//! rounding mode must not change it for the next green thread on the same OS thread.
+//!
+//! The stack of a suspended context, as `switch` leaves it (addresses grow upwards,
+//! the saved stack pointer points at the lowest line):
+//!
+//! ```text
+//!            +------------------------+
+//!            | caller's frame         |
+//!            +------------------------+
+//!  sp + 56   | return address         |  pushed by `call switch`
+//!  sp + 48   | rbp                    |
+//!  sp + 40   | rbx                    |
+//!  sp + 32   | r12                    |
+//!  sp + 24   | r13                    |
+//!  sp + 16   | r14                    |
+//!  sp +  8   | r15                    |
+//!  sp +  4   | x87 control word (16b) |
+//!  sp +  0   | MXCSR (32b)            |  <- saved stack pointer
+//!            +------------------------+
+//! ```
+//!
+//! A fresh stack holds nothing at all until its context starts: [`start`] moves the
+//! stack pointer to the (16-byte aligned) top and calls the entry function from
+//! [`trampoline`], so the first write to a new stack — and the page fault that brings
+//! its top page in — happens on the thread that runs the new context, not on the one
+//! that created it. The stack of a running fresh context:
+//!
+//! ```text
+//!  top       +------------------------+  16-byte aligned, end of the slot
+//!  top -  8  | return into trampoline |  pushed by `call r13`; its CFI says "no caller"
+//!            +------------------------+
+//!            | entry's frame ...      |
+//! ```
+
+use core::arch::naked_asm;
+
+/// Suspends the running context and resumes another.
+///
+/// Saves the callee-saved state on the current stack, stores the stack pointer into
+/// `*save`, then loads `load` — a stack pointer that `switch` stored earlier — restores
+/// that context's state and returns into it. Returns when some later `switch` loads the
+/// pointer stored in `*save`.
+///
+/// # Safety
+///
+/// `load` must be a stack pointer saved by `switch` (or [`start`]) whose context has not
+/// been resumed since, on a stack that is still mapped; `save` must be valid for a write.
+/// No Rust panic may unwind through a switch.
+#[unsafe(naked)]
+pub unsafe extern "C" fn switch(save: *mut *mut u8, load: *mut u8) {
+    naked_asm!(
+        // rdi = save, rsi = load (System V argument registers).
+        "push rbp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        // The two FP control registers share one 8-byte slot, keeping rsp 16-aligned
+        // relative to the call site: 8 (return address) + 6 * 8 + 8 = 64.
+        "sub rsp, 8",
+        "stmxcsr [rsp]",
+        "fnstcw [rsp + 4]",
+        "mov [rdi], rsp",
+        // From here on we run on the other context's stack.
+        "mov rsp, rsi",
+        "ldmxcsr [rsp]",
+        "fldcw [rsp + 4]",
+        "add rsp, 8",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbx",
+        "pop rbp",
+        // Returns to whoever called `switch` (or `start`) in that context.
+        "ret",
+    )
+}
+
+/// Suspends the running context and starts a new one on a fresh stack.
+///
+/// Saves the current context exactly like [`switch`] (into `*save`), then moves the
+/// stack pointer to `top` and calls `entry(arg)` through [`trampoline`]. `entry` never
+/// returns; it ends by switching away for good.
+///
+/// # Safety
+///
+/// `top` must be the 16-byte aligned upper end of a mapped, otherwise unused stack large
+/// enough for `entry`; `save` must be valid for a write; `entry` must never return or
+/// unwind.
+#[unsafe(naked)]
+pub unsafe extern "C" fn start(
+    save: *mut *mut u8,
+    top: *mut u8,
+    arg: *mut (),
+    entry: unsafe extern "C" fn(*mut ()) -> !,
+) {
+    naked_asm!(
+        // rdi = save, rsi = top, rdx = arg, rcx = entry.
+        // Save the current context in the same layout as `switch`, so a later `switch`
+        // resumes it by returning from this call.
+        "push rbp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "sub rsp, 8",
+        "stmxcsr [rsp]",
+        "fnstcw [rsp + 4]",
+        "mov [rdi], rsp",
+        // Callee-saved registers carry the arguments across the jump: the trampoline
+        // must read them after the stack is switched, and these survive anything.
+        "mov r12, rdx",
+        "mov r13, rcx",
+        "mov rsp, rsi",
+        // A new context starts with the ABI's default floating-point environment
+        // (round to nearest, all exceptions masked), not with its creator's. The stores
+        // go below `top`, into the new stack's top page, on this thread.
+        "mov dword ptr [rsp - 8], 0x1F80",
+        "mov word ptr [rsp - 4], 0x037F",
+        "ldmxcsr [rsp - 8]",
+        "fldcw [rsp - 4]",
+        // rbp = 0 ends the frame-pointer chain for debuggers and profilers.
+        "xor ebp, ebp",
+        "jmp {trampoline}",
+        trampoline = sym trampoline,
+    )
+}
+
+/// The bottom frame of every fresh context: calls `r13(r12)`.
+///
+/// Its unwind info marks the return address as undefined, so a backtrace taken inside a
+/// green thread ends here instead of wandering into whatever memory lies above the top
+/// of the stack. It is only ever entered by the `jmp` in [`start`], with rsp at the
+/// aligned top of the stack, r12 = the argument and r13 = the entry function.
+///
+/// # Safety
+///
+/// Only [`start`] may jump here.
+#[unsafe(naked)]
+unsafe extern "C" fn trampoline() {
+    naked_asm!(
+        // Naked functions get no unwind info of their own: describe this frame by hand.
+        ".cfi_startproc",
+        ".cfi_undefined rip",
+        // Must match the registers loaded in `start`.
+        "mov rdi, r12",
+        // rsp is 16-byte aligned here, as the ABI requires at a call.
+        "call r13",
+        // `entry` never returns.
+        "ud2",
+        ".cfi_endproc",
+    )
+}

@@ -1,0 +1,446 @@
+//! The G: one green thread's header — its status, saved stack pointer, stack, identity,
+//! and the slot its closure and then its result live in.
+//!
+//! # Life of a G
+//!
+//! 1. **Born** (`spawn`): a pooled header and a stack slot are taken from the
+//!    processor's caches; the closure is moved into the header's payload (boxed if it
+//!    does not fit); the status becomes `ACTIVE` with a new generation; the G is put in
+//!    the spawner's `runnext`. Nothing is written to the stack yet.
+//! 2. **First run**: an M pops it, sees a null saved stack pointer, and *starts* it on
+//!    its stack (`arch::start`): the entry function moves the closure out of the
+//!    payload and calls it. The first page fault on the stack happens here.
+//! 3. **Parks and runs**: see `state.rs` for the park protocol; each switch away saves
+//!    the stack pointer in `sp`.
+//! 4. **Finishes**: the result (or the panic payload) is stored in the payload, the
+//!    join word gets `COMPLETE`, a waiting joiner is unparked. The G switches away for
+//!    the last time; the M it lands on returns the stack to its cache.
+//! 5. **Recycled**: when both the task has exited and its `JoinHandle` is gone (the
+//!    `RUNNING` and `HANDLE` bits), the header goes back to a free list, never to the
+//!    allocator: its address stays valid for stale unparkers, whose generation no longer
+//!    matches.
+//!
+//! # Who owns what
+//!
+//! Fields in `UnsafeCell` are owned by whoever holds the G per its status (`state.rs`):
+//! the M running it, or the queue holding it — except `join_waker` (owned per the join
+//! word) and `payload` (the spawner until the first run, the G while it runs, the
+//! joiner once `COMPLETE` is seen).
+
+use super::state::State;
+use crate::loom::{AtomicU32, AtomicUsize, Ordering};
+use crate::stack::{Bounds, Stack};
+use gogreen_channel::park::Unparker;
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::mem::{self, MaybeUninit};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+use std::sync::Arc;
+
+/// A JoinHandle exists.
+pub(crate) const HANDLE: usize = 1;
+/// The task has not finished exiting: its stack may still be in use.
+pub(crate) const RUNNING: usize = 2;
+/// The result is in the payload.
+pub(crate) const COMPLETE: usize = 4;
+/// `join_waker` holds the unparker of a joiner.
+pub(crate) const WAITER: usize = 8;
+
+/// Bytes of closure or result stored inline in the header.
+const PAYLOAD: usize = 48;
+
+/// The closure before the first run, the result after the last.
+#[repr(C, align(16))]
+pub(crate) struct Payload([MaybeUninit<u8>; PAYLOAD]);
+
+/// The typed half of a task, behind two function pointers.
+pub(crate) struct TaskVTable {
+    /// Moves the closure out of the payload, runs it (catching a panic) and stores the
+    /// result in the payload.
+    pub(crate) run: unsafe fn(&G),
+    /// Drops a stored result that nobody will join.
+    pub(crate) drop_result: unsafe fn(&G),
+    /// Drops the closure of a task that never ran and stores `Err(payload)` as its
+    /// result.
+    pub(crate) fail: unsafe fn(&G, Box<dyn Any + Send>),
+}
+
+/// The result a joiner takes.
+pub(crate) type Outcome<T> = Result<T, Box<dyn Any + Send + 'static>>;
+
+#[repr(C, align(64))]
+pub(crate) struct G {
+    /// Status and wake-up token (`state.rs`). Shared.
+    pub(crate) state: State,
+    /// Join protocol bits (`HANDLE`, `RUNNING`, `COMPLETE`, `WAITER`). Shared.
+    join: AtomicUsize,
+    /// Bumped by each timed park, so a timer left from an earlier park does not wake a
+    /// later one (`timer.rs`). Written by the G, read by whoever runs timers.
+    pub(crate) park_seq: AtomicU32,
+    /// Saved stack pointer while not running; null before the first run.
+    pub(crate) sp: UnsafeCell<*mut u8>,
+    /// The stack slot: given by the M that first runs the G (or by the spawner), taken
+    /// back by the exit action.
+    stack: UnsafeCell<Option<Stack>>,
+    /// The size of stack this task asked for.
+    stack_size: UnsafeCell<usize>,
+    /// The stack in use right now: the slot, or a `stack::grow` segment.
+    bounds: UnsafeCell<Bounds>,
+    /// Intrusive link for the global queue and the free lists; owned by the list.
+    next: UnsafeCell<*mut G>,
+    id: UnsafeCell<u64>,
+    name: UnsafeCell<Option<Arc<str>>>,
+    vtable: UnsafeCell<&'static TaskVTable>,
+    /// A joiner's unparker; owned by the joiner until it sets `WAITER`, then by the
+    /// finishing task.
+    join_waker: UnsafeCell<Option<Unparker>>,
+    payload: UnsafeCell<Payload>,
+}
+
+// SAFETY: G headers are shared between Ms; every field is either atomic or owned by one
+// party at a time per the protocols above.
+unsafe impl Sync for G {}
+// SAFETY: as above.
+unsafe impl Send for G {}
+
+static EMPTY_VTABLE: TaskVTable = TaskVTable {
+    run: |_| {},
+    drop_result: |_| {},
+    fail: |_, _| {},
+};
+
+// SAFETY: `next` is only touched by the owner of the G (a list holding it).
+unsafe impl super::inject::Linked for G {
+    unsafe fn next(this: *mut Self) -> *mut Self {
+        // SAFETY: the caller owns `this`.
+        unsafe { *(*this).next.get() }
+    }
+    unsafe fn set_next(this: *mut Self, next: *mut Self) {
+        // SAFETY: as above.
+        unsafe { *(*this).next.get() = next }
+    }
+}
+
+impl G {
+    pub(crate) fn new() -> Self {
+        G {
+            state: State::new(),
+            join: AtomicUsize::new(0),
+            park_seq: AtomicU32::new(0),
+            sp: UnsafeCell::new(ptr::null_mut()),
+            stack: UnsafeCell::new(None),
+            stack_size: UnsafeCell::new(0),
+            bounds: UnsafeCell::new(Bounds::default()),
+            next: UnsafeCell::new(ptr::null_mut()),
+            id: UnsafeCell::new(0),
+            name: UnsafeCell::new(None),
+            vtable: UnsafeCell::new(&EMPTY_VTABLE),
+            join_waker: UnsafeCell::new(None),
+            payload: UnsafeCell::new(Payload([MaybeUninit::uninit(); PAYLOAD])),
+        }
+    }
+
+    /// Fills a pooled header for a new task and makes it `ACTIVE`. Returns the
+    /// generation.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the header (took it from a free list) and nobody else can reach
+    /// it until the caller queues it.
+    pub(crate) unsafe fn prepare<F, T>(
+        &self,
+        f: F,
+        stack_size: usize,
+        stack: Option<Stack>,
+        id: u64,
+        name: Option<Arc<str>>,
+    ) -> u32
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // SAFETY: the caller owns the header.
+        unsafe {
+            *self.sp.get() = ptr::null_mut();
+            *self.stack_size.get() = stack_size;
+            if let Some(stack) = stack {
+                self.give_stack(stack);
+            }
+            *self.id.get() = id;
+            *self.name.get() = name;
+            *self.vtable.get() = &Typed::<F, T>::VTABLE;
+            store(self.payload.get(), f);
+        }
+        self.join.store(HANDLE | RUNNING, Ordering::Relaxed);
+        // Release: everything above is visible to whoever sees the new generation and
+        // to the M that pops the G (the queue push also orders it).
+        self.state.activate()
+    }
+
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        // SAFETY: written once per task by the spawner, before the G is shared.
+        unsafe { *self.id.get() }
+    }
+
+    /// The task's name, borrowed: valid until the header is recycled.
+    #[inline]
+    pub(crate) fn name(&self) -> Option<&Arc<str>> {
+        // SAFETY: written once per task by the spawner; dropped only at recycling.
+        unsafe { (*self.name.get()).as_ref() }
+    }
+
+    /// The stack currently in use. Only the G itself (or the M running it) calls this.
+    #[inline]
+    pub(crate) fn bounds(&self) -> Bounds {
+        // SAFETY: written only by the G itself (`set_bounds`) and by the spawner.
+        unsafe { *self.bounds.get() }
+    }
+
+    /// # Safety
+    /// Only the running G itself may change its bounds.
+    #[inline]
+    pub(crate) unsafe fn set_bounds(&self, b: Bounds) {
+        // SAFETY: the caller is the running G.
+        unsafe { *self.bounds.get() = b }
+    }
+
+    /// Whether the G still needs a stack for its first run.
+    ///
+    /// # Safety
+    /// The caller holds the G.
+    #[inline]
+    pub(crate) unsafe fn needs_stack(&self) -> bool {
+        // SAFETY: the holder owns `stack`.
+        unsafe { (*self.stack.get()).is_none() }
+    }
+
+    /// The stack size the task asked for.
+    #[inline]
+    pub(crate) fn stack_size(&self) -> usize {
+        // SAFETY: written once per task by the spawner.
+        unsafe { *self.stack_size.get() }
+    }
+
+    /// Gives the G its stack, before its first run.
+    ///
+    /// # Safety
+    /// The caller holds the G, which has no stack.
+    pub(crate) unsafe fn give_stack(&self, stack: Stack) {
+        // SAFETY: the holder owns `stack` and `bounds`.
+        unsafe {
+            debug_assert!((*self.stack.get()).is_none());
+            *self.bounds.get() = stack.bounds();
+            *self.stack.get() = Some(stack);
+        }
+    }
+
+    /// Ends a task that never ran (no stack could be had): its result becomes
+    /// `Err(payload)`.
+    ///
+    /// # Safety
+    /// The caller holds the G, which never ran.
+    pub(crate) unsafe fn fail(&self, payload: Box<dyn Any + Send>) {
+        // SAFETY: the closure is still in the payload; the vtable matches it.
+        unsafe { ((*self.vtable.get()).fail)(self, payload) };
+        self.complete();
+    }
+
+    /// Takes the stack back if there is one (an exit, or a task that never ran).
+    ///
+    /// # Safety
+    /// Nobody runs on the G's stack any more.
+    pub(crate) unsafe fn take_stack_if_any(&self) -> Option<Stack> {
+        // SAFETY: per the contract.
+        unsafe { (*self.stack.get()).take() }
+    }
+
+    /// Top of the G's stack slot, for its first run.
+    ///
+    /// # Safety
+    /// The caller holds the G (it is `ACTIVE` and popped from a queue).
+    #[inline]
+    pub(crate) unsafe fn stack_top(&self) -> *mut u8 {
+        // SAFETY: the caller holds the G; the slot is set from spawn to exit.
+        unsafe {
+            (*self.stack.get())
+                .as_ref()
+                .expect("gogreen: fatal: G without a stack")
+                .top()
+        }
+    }
+
+    /// Runs the task's closure and stores its result. Called once, on the G's stack.
+    ///
+    /// # Safety
+    /// The caller is the G's entry function.
+    pub(crate) unsafe fn run(&self) {
+        // SAFETY: set by `prepare`; the vtable's `run` matches the payload's type.
+        unsafe { ((*self.vtable.get()).run)(self) }
+    }
+
+    /// The task finished: publishes the result and wakes a joiner. Called on the G's
+    /// stack after `run`.
+    pub(crate) fn complete(&self) {
+        // AcqRel: Release publishes the result to the joiner's Acquire load; Acquire
+        // takes ownership of `join_waker` if WAITER is set.
+        let prev = self.join.fetch_or(COMPLETE, Ordering::AcqRel);
+        if prev & HANDLE == 0 {
+            // Nobody will ever join: drop the result now.
+            // SAFETY: the result was stored by `run`; no handle can read it.
+            unsafe { ((*self.vtable.get()).drop_result)(self) };
+        }
+        if prev & WAITER != 0 {
+            // SAFETY: WAITER was set before COMPLETE, so the joiner stored its unparker
+            // and no longer touches the slot.
+            if let Some(u) = unsafe { (*self.join_waker.get()).take() } {
+                u.unpark();
+            }
+        }
+    }
+
+    /// The task has left its stack for good. Returns `true` if the header may be
+    /// recycled now (the handle is gone too).
+    pub(crate) fn release_run(&self) -> bool {
+        let prev = self.join.fetch_and(!RUNNING, Ordering::AcqRel);
+        prev & HANDLE == 0
+    }
+
+    /// Whether the task's result is available.
+    #[inline]
+    pub(crate) fn is_complete(&self) -> bool {
+        self.join.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    /// Registers the joiner's unparker. Returns `false` if the task completed first:
+    /// then nothing is registered and the caller reads the result.
+    ///
+    /// # Safety
+    /// Only the handle's owner calls this, once per wait.
+    pub(crate) unsafe fn register_joiner(&self, u: Unparker) -> bool {
+        let word = self.join.load(Ordering::Acquire);
+        if word & COMPLETE != 0 {
+            return false;
+        }
+        debug_assert!(word & WAITER == 0);
+        // SAFETY: without WAITER the slot belongs to the handle's owner.
+        unsafe { *self.join_waker.get() = Some(u) };
+        // AcqRel: Release hands the slot to the finishing task.
+        let prev = self.join.fetch_or(WAITER, Ordering::AcqRel);
+        if prev & COMPLETE != 0 {
+            // The task completed without seeing WAITER: the slot is still ours.
+            // SAFETY: `complete` saw no WAITER and left the slot alone.
+            drop(unsafe { (*self.join_waker.get()).take() });
+            return false;
+        }
+        true
+    }
+
+    /// Moves the result out.
+    ///
+    /// # Safety
+    /// `is_complete()` was observed, `T` is the task's result type, and the result is
+    /// taken at most once.
+    pub(crate) unsafe fn take_result<T>(&self) -> Outcome<T> {
+        // SAFETY: per the contract; COMPLETE (acquired) means `run` stored an Outcome<T>.
+        unsafe { take(self.payload.get()) }
+    }
+
+    /// The handle is gone. `result_taken` says whether `join` took the result; if not
+    /// and the task completed, the result is dropped here. Returns `true` if the header
+    /// may be recycled now (the task has exited too).
+    pub(crate) fn release_handle(&self, result_taken: bool) -> bool {
+        let prev = self.join.fetch_and(!HANDLE, Ordering::AcqRel);
+        if prev & COMPLETE != 0 && !result_taken {
+            // SAFETY: the result is stored and nobody else will read it.
+            unsafe { ((*self.vtable.get()).drop_result)(self) };
+        }
+        prev & RUNNING == 0
+    }
+
+    /// Clears what a finished task left behind, before the header is pooled.
+    ///
+    /// # Safety
+    /// Both the task and its handle are gone (`release_*` returned `true`).
+    pub(crate) unsafe fn reset(&self) {
+        // SAFETY: nobody else references the task's fields any more.
+        unsafe {
+            *self.name.get() = None;
+            *self.join_waker.get() = None;
+            *self.vtable.get() = &EMPTY_VTABLE;
+            debug_assert!(
+                (*self.stack.get()).is_none(),
+                "gogreen: fatal: recycling a G that still has a stack"
+            );
+        }
+    }
+}
+
+/// Whether a value of type `V` is stored inline in a payload (else boxed).
+const fn fits<V>() -> bool {
+    mem::size_of::<V>() <= PAYLOAD && mem::align_of::<V>() <= 16
+}
+
+/// Moves `v` into the payload, boxing it if it does not fit.
+///
+/// # Safety
+/// The payload is owned by the caller and holds nothing that needs dropping.
+unsafe fn store<V>(payload: *mut Payload, v: V) {
+    if fits::<V>() {
+        // SAFETY: size and alignment checked by `fits`.
+        unsafe { payload.cast::<V>().write(v) }
+    } else {
+        // SAFETY: a pointer always fits.
+        unsafe { payload.cast::<*mut V>().write(Box::into_raw(Box::new(v))) }
+    }
+}
+
+/// Moves a `V` stored by `store` out of the payload.
+///
+/// # Safety
+/// The payload holds a `V` stored by `store`, taken at most once.
+unsafe fn take<V>(payload: *mut Payload) -> V {
+    if fits::<V>() {
+        // SAFETY: stored inline by `store`.
+        unsafe { payload.cast::<V>().read() }
+    } else {
+        // SAFETY: stored boxed by `store`.
+        unsafe { *Box::from_raw(payload.cast::<*mut V>().read()) }
+    }
+}
+
+/// The vtable of a task with closure `F` and result `T`.
+struct Typed<F, T>(F, T);
+
+impl<F, T> Typed<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    const VTABLE: TaskVTable = TaskVTable {
+        run: Self::run,
+        drop_result: Self::drop_result,
+        fail: Self::fail,
+    };
+
+    unsafe fn run(g: &G) {
+        // SAFETY: `prepare` stored an F; the G runs once.
+        let f: F = unsafe { take(g.payload.get()) };
+        let outcome: Outcome<T> = catch_unwind(AssertUnwindSafe(f));
+        // SAFETY: the payload is empty again (F was moved out).
+        unsafe { store(g.payload.get(), outcome) };
+    }
+
+    unsafe fn fail(g: &G, payload: Box<dyn Any + Send>) {
+        // SAFETY: `prepare` stored an F that never ran.
+        drop(unsafe { take::<F>(g.payload.get()) });
+        // SAFETY: the payload is empty again.
+        unsafe { store::<Outcome<T>>(g.payload.get(), Err(payload)) };
+    }
+
+    unsafe fn drop_result(g: &G) {
+        // SAFETY: `run` stored an Outcome<T>; the caller takes it once.
+        drop(unsafe { take::<Outcome<T>>(g.payload.get()) });
+    }
+}

@@ -1,0 +1,159 @@
+//! A G's status word: who may switch to its stack, and the wake-up token that makes
+//! parking race-free.
+//!
+//! # The status is the lock on the stack
+//!
+//! - `ACTIVE`: the G is running on an M, or queued to run. Exactly one holder — the M
+//!   running it, or the run queue holding it — may switch to its stack.
+//! - `WAITING`: the G is parked and nobody holds it. Whoever wins the CAS from
+//!   `WAITING` to `ACTIVE` (an unpark) becomes its holder and must queue it.
+//! - `FREE`: the G struct is pooled, waiting for its next task.
+//!
+//! The upper 32 bits are a generation, bumped each time the struct is reused for a new
+//! task, so an unparker kept by some channel after its task exited cannot wake the
+//! struct's next task: it names the old generation and its CAS fails.
+//!
+//! # Parking without losing the wake-up (Go's `gopark` with an unlock function)
+//!
+//! A G that waits for something first publishes an unparker for itself (on a channel's
+//! wait list, say), then parks. An unpark may come at any moment after the publish:
+//!
+//! 1. The G calls [`State::take_token`]: if an unpark already came, it returns at once.
+//! 2. The G switches away from its stack. It is still `ACTIVE` — no other M may
+//!    switch to it yet, even if it is unparked now, because its stack is still in use.
+//! 3. On the other side of the switch, the M calls [`State::commit_park`]: a CAS from
+//!    `ACTIVE` (no token) to `WAITING`. An unpark that came during step 2 left a token,
+//!    the CAS fails, the token is consumed, and the M queues the G again.
+//! 4. From now on an unpark finds `WAITING`, moves it to `ACTIVE` and queues the G.
+//!
+//! So an unpark always finds the G either `ACTIVE` (and leaves a token that step 1 or
+//! step 3 sees) or `WAITING` (and queues it) — never neither.
+//!
+//! Rejected designs: a plain "is parked" flag set before the switch lets a waker queue
+//! the G while its stack is still live on the old M, and two Ms run on one stack; a lock
+//! held across the switch (Go's `unlockf` run on g0) would need every channel lock to be
+//! released by the scheduler — the token keeps the channel crate ignorant of it.
+
+use crate::loom::{AtomicU64, Ordering};
+
+const STATUS_MASK: u64 = 0b11;
+const FREE: u64 = 0;
+const ACTIVE: u64 = 1;
+const WAITING: u64 = 2;
+/// An unpark arrived while the G was `ACTIVE`; its next park returns at once.
+const TOKEN: u64 = 0b100;
+const GEN_SHIFT: u32 = 32;
+
+#[inline]
+fn generation_of(word: u64) -> u32 {
+    (word >> GEN_SHIFT) as u32
+}
+
+/// The status word of one G.
+pub struct State(AtomicU64);
+
+impl State {
+    pub fn new() -> Self {
+        State(AtomicU64::new(FREE))
+    }
+
+    /// Starts a new task in this (pooled) struct: a new generation, `ACTIVE`, no token.
+    /// Returns the generation. Called by the spawner, which owns the pooled struct.
+    #[inline]
+    pub fn activate(&self) -> u32 {
+        let generation = generation_of(self.0.load(Ordering::Relaxed)).wrapping_add(1);
+        // Release: publishes the new generation before the G is queued. A stale unpark
+        // racing with this store either lands first (and is overwritten — harmless, it
+        // was for the old task) or fails its CAS on the changed word.
+        self.0.store(
+            (u64::from(generation) << GEN_SHIFT) | ACTIVE,
+            Ordering::Release,
+        );
+        generation
+    }
+
+    /// The current generation.
+    #[inline]
+    pub fn generation(&self) -> u32 {
+        generation_of(self.0.load(Ordering::Relaxed))
+    }
+
+    /// Step 1 of parking, by the G itself: consumes a pending token. Returns `true` if
+    /// there was one — the G must not park then.
+    #[inline]
+    pub fn take_token(&self) -> bool {
+        let word = self.0.load(Ordering::Relaxed);
+        if word & TOKEN == 0 {
+            return false;
+        }
+        // Acquire pairs with the unparker's Release CAS: the G sees what the waker
+        // wrote before waking it.
+        self.0.fetch_and(!TOKEN, Ordering::Acquire);
+        true
+    }
+
+    /// Step 3 of parking, by the M that switched away from the G: `ACTIVE` → `WAITING`.
+    /// Returns `false` if an unpark came meanwhile: the token is consumed and the G is
+    /// still `ACTIVE`, so the caller **must** queue it again.
+    #[inline]
+    pub fn commit_park(&self) -> bool {
+        let mut word = self.0.load(Ordering::Relaxed);
+        loop {
+            debug_assert_eq!(
+                word & STATUS_MASK,
+                ACTIVE,
+                "gogreen: fatal: parking a G that is not active"
+            );
+            let (new, parked) = if word & TOKEN != 0 {
+                (word & !TOKEN, false)
+            } else {
+                ((word & !STATUS_MASK) | WAITING, true)
+            };
+            // Release: the G's saved stack pointer (written by the switch before this)
+            // is visible to whoever wins the CAS back to ACTIVE. Acquire: on the token
+            // path, pairs with the unparker's Release.
+            match self
+                .0
+                .compare_exchange_weak(word, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return parked,
+                Err(w) => word = w,
+            }
+        }
+    }
+
+    /// Wakes the G of generation `generation`. Returns `true` if it was `WAITING`: the caller
+    /// now holds it and **must** queue it. Otherwise leaves a token (if the G is active)
+    /// or does nothing (another task's generation, or a pooled struct).
+    #[inline]
+    pub fn unpark(&self, generation: u32) -> bool {
+        let mut word = self.0.load(Ordering::Acquire);
+        loop {
+            if generation_of(word) != generation {
+                return false;
+            }
+            let new = match word & STATUS_MASK {
+                WAITING => (word & !STATUS_MASK) | ACTIVE,
+                // Even if a token is already there, write it again: a read-modify-write
+                // makes this unpark's Release part of what the parker acquires.
+                ACTIVE => word | TOKEN,
+                _ => return false,
+            };
+            // Release: what the waker wrote before unparking is visible to the G.
+            // Acquire: on WAITING → ACTIVE, we take over the G and read its saved state.
+            match self
+                .0
+                .compare_exchange_weak(word, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return word & STATUS_MASK == WAITING,
+                Err(w) => word = w,
+            }
+        }
+    }
+
+    /// Whether the G is parked (for assertions and diagnostics).
+    #[allow(dead_code)]
+    pub fn is_waiting(&self) -> bool {
+        self.0.load(Ordering::Acquire) & STATUS_MASK == WAITING
+    }
+}

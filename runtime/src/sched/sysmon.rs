@@ -1,0 +1,151 @@
+//! sysmon: a thread without a P that keeps stuck processors from holding up work.
+//!
+//! gogreen never interrupts a running G — switching stacks inside arbitrary Rust code
+//! (in the middle of malloc, say) is unsound — so a G that computes for a long time, or
+//! blocks in a call the runtime does not know of, keeps its P. sysmon looks at every P
+//! once per period (20 µs, doubling up to 10 ms while it finds nothing to do) and, for
+//! a P that has not scheduled since the previous look:
+//!
+//! - moves its `runnext` G to the global queue and wakes an M for it (a G readied by a
+//!   G that then kept running; see `worker::ready`);
+//! - wakes an M to steal from its ring, if one is idle and nobody spins;
+//! - after 10 ms, sets its `preempt` flag, which `gogreen::preempt_point` checks.
+//!
+//! It also runs timers more than a millisecond overdue (their Ps are all busy), and
+//! every half second trims stacks that sat unused in the global pool. When every P is
+//! idle and no timer is pending it sleeps until an M is started.
+
+use super::parker::Parker;
+use super::{Runtime, timer, worker};
+use crate::stack::pool;
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const MIN_DELAY: Duration = Duration::from_micros(20);
+const MAX_DELAY: Duration = Duration::from_millis(10);
+/// Rounds with nothing to do before the period starts doubling.
+const IDLE_ROUNDS: u32 = 50;
+/// A G holding its P this long gets the preempt flag.
+const PREEMPT_AFTER: Duration = Duration::from_millis(10);
+/// Timers this late are run by sysmon itself.
+const TIMER_SLACK_NS: u64 = 1_000_000;
+const SCAVENGE_EVERY: Duration = Duration::from_millis(500);
+
+pub(super) struct Sysmon {
+    parker: Parker,
+    /// Sleeping until woken (every P idle). SeqCst: Dekker with `npidle`.
+    sleeping: AtomicBool,
+    started: Once,
+}
+
+impl Sysmon {
+    pub(super) const fn new() -> Self {
+        Sysmon {
+            parker: Parker::new(),
+            sleeping: AtomicBool::new(false),
+            started: Once::new(),
+        }
+    }
+
+    /// Called whenever an M is started: starts sysmon the first time, and wakes it if
+    /// it sleeps because everything was idle.
+    pub(super) fn wake(&'static self, rt: &'static Runtime) {
+        self.started.call_once(|| {
+            std::thread::Builder::new()
+                .name("gogreen-sysmon".into())
+                .spawn(move || run(rt))
+                .expect("gogreen: cannot start the sysmon thread");
+        });
+        if self.sleeping.load(Ordering::SeqCst) {
+            self.parker.unpark();
+        }
+    }
+}
+
+/// What sysmon remembers of a P between two looks.
+#[derive(Clone, Copy)]
+struct Seen {
+    tick: u32,
+    since: Instant,
+}
+
+fn run(rt: &'static Runtime) -> ! {
+    let me = &rt.sysmon;
+    let mut delay = MIN_DELAY;
+    let mut idle_rounds = 0;
+    let mut seen = vec![
+        Seen {
+            tick: 0,
+            since: Instant::now()
+        };
+        rt.ps.len()
+    ];
+    let mut last_scavenge = Instant::now();
+    loop {
+        if all_idle(rt) {
+            // Trim everything pooled (two rounds: hot, then aging), then sleep until
+            // an M starts. `sleeping` before the re-check pairs with `npidle` in
+            // `Sysmon::wake`'s caller: one of the two sees the other.
+            pool::POOL.scavenge();
+            pool::POOL.scavenge();
+            me.sleeping.store(true, Ordering::SeqCst);
+            if all_idle(rt) {
+                me.parker.park(None);
+            }
+            me.sleeping.store(false, Ordering::SeqCst);
+            delay = MIN_DELAY;
+            idle_rounds = 0;
+        } else {
+            me.parker.park(Some(Instant::now() + delay));
+        }
+        let now = Instant::now();
+        let mut acted = false;
+        for (p, seen) in rt.ps.iter().zip(seen.iter_mut()) {
+            let tick = p.schedtick.load(Ordering::Relaxed);
+            if tick != seen.tick {
+                *seen = Seen { tick, since: now };
+                continue;
+            }
+            // The P has not scheduled since the previous look.
+            if let Some(g) = p.runq.take_runnext() {
+                rt.inject.push(g);
+                worker::wake_idle(rt);
+                acted = true;
+            }
+            if !p.runq.ring_is_empty() && worker::wake_idle(rt) {
+                acted = true;
+            }
+            if now.duration_since(seen.since) >= PREEMPT_AFTER && !p.preempt.load(Ordering::Relaxed)
+            {
+                p.preempt.store(true, Ordering::Relaxed);
+            }
+        }
+        let now_ns = rt.now();
+        for p in rt.ps.iter() {
+            let next = p.timers.next();
+            if next != timer::NEVER && next.saturating_add(TIMER_SLACK_NS) <= now_ns {
+                acted |= worker::run_timers_from_sysmon(p, now_ns) > 0;
+            }
+        }
+        if now.duration_since(last_scavenge) >= SCAVENGE_EVERY {
+            pool::POOL.scavenge();
+            last_scavenge = now;
+        }
+        if acted {
+            delay = MIN_DELAY;
+            idle_rounds = 0;
+        } else {
+            idle_rounds += 1;
+            if idle_rounds > IDLE_ROUNDS {
+                delay = (delay * 2).min(MAX_DELAY);
+            }
+        }
+    }
+}
+
+fn all_idle(rt: &Runtime) -> bool {
+    rt.idle.npidle() == rt.idle.nprocs()
+        && rt.inject.is_empty()
+        && rt.earliest_timer() == timer::NEVER
+}

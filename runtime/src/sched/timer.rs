@@ -1,0 +1,119 @@
+//! Deadlines: `sleep` and the timeouts of channel operations, in a heap per processor.
+//!
+//! A green thread that parks until a deadline adds an entry (deadline, G, generation,
+//! park sequence) to its processor's heap and parks. Whoever looks for work — the
+//! processor's own M, a thief looking at other processors, an idle M woken by the
+//! earliest deadline, or sysmon — runs the expired entries: each unparks its G, unless
+//! the G has moved on since (its park sequence changed because it was woken earlier).
+//! Such stale entries are not searched for and removed; they are skipped when they
+//! expire, and swept out when they make up half of a large heap.
+//!
+//! The earliest deadline of each heap is mirrored in an atomic, so the scheduler can
+//! decide whether to look without taking the lock, and an idle M can compute how long
+//! it may sleep.
+
+use super::g::G;
+use parking_lot::Mutex;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// No deadline.
+pub(crate) const NEVER: u64 = u64::MAX;
+
+/// Heaps smaller than this are never swept.
+const SWEEP_MIN: usize = 256;
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    /// Nanoseconds since the runtime's epoch.
+    when: u64,
+    g: usize,
+    generation: u32,
+    seq: u32,
+}
+
+impl Entry {
+    fn g(&self) -> &'static G {
+        // SAFETY: G headers are never freed (they are pooled), so the address stays a G.
+        unsafe { &*(self.g as *const G) }
+    }
+
+    /// Whether the G still waits in the park this entry was made for.
+    fn is_live(&self) -> bool {
+        let g = self.g();
+        g.state.generation() == self.generation && g.park_seq.load(Ordering::Acquire) == self.seq
+    }
+}
+
+pub(crate) struct Timers {
+    heap: Mutex<Heap>,
+    /// Earliest deadline in the heap, or `NEVER`. Written under the lock.
+    next: AtomicU64,
+}
+
+struct Heap {
+    entries: BinaryHeap<Reverse<Entry>>,
+    /// Entries added since the last sweep.
+    added: usize,
+}
+
+impl Timers {
+    pub(crate) fn new() -> Self {
+        Timers {
+            heap: Mutex::new(Heap {
+                entries: BinaryHeap::new(),
+                added: 0,
+            }),
+            next: AtomicU64::new(NEVER),
+        }
+    }
+
+    /// The earliest deadline, or `NEVER`.
+    #[inline]
+    pub(crate) fn next(&self) -> u64 {
+        self.next.load(Ordering::Acquire)
+    }
+
+    /// Adds a deadline for `g`'s current park (`generation`, `seq`).
+    pub(crate) fn add(&self, when: u64, g: &G, generation: u32, seq: u32) {
+        let mut heap = self.heap.lock();
+        heap.added += 1;
+        if heap.entries.len() >= SWEEP_MIN && heap.added > heap.entries.len() / 2 {
+            heap.entries.retain(|e| e.0.is_live());
+            heap.added = 0;
+        }
+        heap.entries.push(Reverse(Entry {
+            when,
+            g: g as *const G as usize,
+            generation,
+            seq,
+        }));
+        let first = heap.entries.peek().map_or(NEVER, |e| e.0.when);
+        self.next.store(first, Ordering::Release);
+    }
+
+    /// Runs every entry due at `now`: `wake(g, generation)` for those whose G still waits.
+    /// Returns how many Gs were woken.
+    pub(crate) fn run(&self, now: u64, mut wake: impl FnMut(&'static G, u32) -> bool) -> usize {
+        if self.next() > now {
+            return 0;
+        }
+        let mut due = Vec::new();
+        {
+            let mut heap = self.heap.lock();
+            while let Some(e) = heap.entries.peek() {
+                if e.0.when > now {
+                    break;
+                }
+                due.push(heap.entries.pop().expect("peeked").0);
+            }
+            let first = heap.entries.peek().map_or(NEVER, |e| e.0.when);
+            self.next.store(first, Ordering::Release);
+        }
+        // Unparking outside the lock: it may take run-queue and idle locks.
+        due.iter()
+            .filter(|e| e.is_live() && wake(e.g(), e.generation))
+            .count()
+    }
+}

@@ -1,0 +1,116 @@
+//! Green-thread stacks: fixed slots carved from large reservations, each with a guard page.
+//!
+//! ```text
+//!   one reservation (mmap MAP_NORESERVE, 1 GiB), carved into slots of `size` bytes:
+//!
+//!   low                                                                    high
+//!   | guard | stack ........ ^top | guard | stack ........ ^top | guard | ...
+//!   |<--------- slot 0 -------->| |<--------- slot 1 -------->|
+//! ```
+//!
+//! A slot's stack grows down from its top towards its own guard page. Physical pages
+//! appear only when touched, so a green thread that never goes deep costs one page.
+//! Slots are reused through per-processor caches and a global pool ([`pool`]); guard
+//! pages are installed once per slot lifetime ([`reserve`]); a guard hit is reported by
+//! [`overflow`]; [`grow`] runs a closure on a fresh segment when the current one runs low.
+
+pub(crate) mod grow;
+pub(crate) mod overflow;
+pub(crate) mod pool;
+pub(crate) mod reserve;
+
+use std::io;
+
+/// The page size this module assumes (checked against the kernel's at start-up).
+pub(crate) const PAGE: usize = 4096;
+
+/// Address space per stack unless configured otherwise.
+pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+
+/// The smallest stack accepted: the guard page plus three pages, enough for the entry
+/// frames, a panic's unwinding and its message.
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// The largest stack accepted: a larger request is almost surely a unit mistake.
+pub const MAX_STACK_SIZE: usize = 1 << 30;
+
+/// One stack slot: `[base, base + PAGE)` is its guard page, `(base + PAGE, base + size]`
+/// its usable stack. The slot's owner is whoever holds this value.
+#[derive(Debug)]
+pub(crate) struct Stack {
+    base: usize,
+    size: usize,
+}
+
+impl Stack {
+    /// The upper end of the stack, 16-byte aligned: where a fresh context starts.
+    #[inline]
+    pub(crate) fn top(&self) -> *mut u8 {
+        (self.base + self.size) as *mut u8
+    }
+
+    /// The lowest usable address; below it lies the guard page.
+    #[inline]
+    pub(crate) fn limit(&self) -> usize {
+        self.base + PAGE
+    }
+
+    /// The slot's size in bytes, its guard page included.
+    #[inline]
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Where this stack lies, for overflow reports and `grow`.
+    #[inline]
+    pub(crate) fn bounds(&self) -> Bounds {
+        Bounds {
+            guard: self.base,
+            limit: self.limit(),
+            size: self.size,
+        }
+    }
+}
+
+/// Where the stack a context runs on lies: its guard page is `[guard, limit)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Bounds {
+    pub(crate) guard: usize,
+    pub(crate) limit: usize,
+    pub(crate) size: usize,
+}
+
+impl Bounds {
+    /// Whether a fault at `addr` is a hit on this stack's guard page.
+    #[inline]
+    pub(crate) fn is_guard_hit(&self, addr: usize) -> bool {
+        self.size != 0 && addr >= self.guard && addr < self.limit
+    }
+}
+
+/// Checks a requested stack size and rounds it up to whole pages.
+pub(crate) fn validate_size(size: usize) -> io::Result<usize> {
+    if size < MIN_STACK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "gogreen: stack size {size} bytes is below the minimum of {} KiB \
+                 (one guard page plus room for the task's entry and a panic); ask for at least {MIN_STACK_SIZE}",
+                MIN_STACK_SIZE / 1024
+            ),
+        ));
+    }
+    if size > MAX_STACK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "gogreen: stack size {size} bytes is above the maximum of {} MiB; \
+                 for deep recursion use gogreen::stack::grow, which adds segments on demand",
+                MAX_STACK_SIZE >> 20
+            ),
+        ));
+    }
+    Ok(size.next_multiple_of(PAGE))
+}
+
+pub use grow::grow;

@@ -1,0 +1,215 @@
+//! Green threads as the public API sees them: `spawn`, `Builder`, `JoinHandle`, `Task`,
+//! and the calls a green thread makes about itself.
+
+use crate::sched::{self, g::G};
+use gogreen_channel::park;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::panic::resume_unwind;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Spawns a green thread running `f`, and returns a handle to join it.
+///
+/// Works from anywhere: inside a green thread the new one goes to the front of this
+/// processor's queue; from a plain OS thread it goes to the global queue. The runtime
+/// starts on first use.
+///
+/// # Panics
+///
+/// If no stack can be had (address space or mapping limit exhausted); use
+/// [`Builder::spawn`] to get that as an error.
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new()
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("gogreen: failed to spawn a green thread: {e}"))
+}
+
+/// Green-thread settings: a name and a stack size.
+#[derive(Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Names the task; the name appears in [`Task::name`] and in overflow reports.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Stack address space in bytes, instead of the runtime's default.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Spawns the green thread.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a stack size outside
+    /// [`MIN_STACK_SIZE`](crate::stack::MIN_STACK_SIZE)..=[`MAX_STACK_SIZE`](crate::stack::MAX_STACK_SIZE);
+    /// `OutOfMemory` when no address space can be reserved or the kernel refuses another
+    /// guard page (the message names the limit to raise).
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let name: Option<Arc<str>> = self.name.map(Into::into);
+        let g = sched::spawn(f, name.clone(), self.stack_size)?;
+        Ok(JoinHandle {
+            task: Task { id: g.id(), name },
+            g,
+            _result: PhantomData,
+        })
+    }
+}
+
+/// An owned permission to join a green thread (wait for it and take its result).
+///
+/// Dropping the handle detaches the task: it runs to the end and its result is dropped.
+pub struct JoinHandle<T> {
+    g: &'static G,
+    task: Task,
+    _result: PhantomData<T>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the task to finish and returns its result, or `Err` with the panic
+    /// payload if it panicked. Parks only the green thread when called in one; blocks
+    /// the OS thread otherwise.
+    pub fn join(self) -> std::thread::Result<T> {
+        let this = ManuallyDrop::new(self);
+        let g = this.g;
+        if !g.is_complete() {
+            // SAFETY: this handle is the only joiner, and joins once.
+            if unsafe { g.register_joiner(park::current()) } {
+                while !g.is_complete() {
+                    park::park(None);
+                }
+            }
+        }
+        // SAFETY: COMPLETE was observed; T is the task's result type; taken once.
+        let result = unsafe { g.take_result::<T>() };
+        // SAFETY: `task` is dropped once, here, since `this` is never dropped.
+        drop(unsafe { std::ptr::read(&this.task) });
+        release(g, true);
+        result
+    }
+
+    /// Whether the task has finished (its result is ready).
+    pub fn is_finished(&self) -> bool {
+        self.g.is_complete()
+    }
+
+    /// The task this handle joins.
+    pub fn task(&self) -> &Task {
+        &self.task
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        release(self.g, false);
+    }
+}
+
+fn release(g: &'static G, result_taken: bool) {
+    if g.release_handle(result_taken) {
+        sched::free_g(g);
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("task", &self.task)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A green thread's identity: a unique id and an optional name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Task {
+    id: u64,
+    name: Option<Arc<str>>,
+}
+
+impl Task {
+    /// Unique among all tasks of the process, never reused.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+/// The task the caller runs in, or `None` on a plain OS thread.
+pub fn current() -> Option<Task> {
+    sched::current_g().map(|g| Task {
+        id: g.id(),
+        name: g.name().cloned(),
+    })
+}
+
+/// Lets the other runnable green threads of this processor run first. On a plain OS
+/// thread, yields to the OS scheduler.
+pub fn yield_now() {
+    if !sched::yield_current() {
+        std::thread::yield_now();
+    }
+}
+
+/// Sleeps for `d`: parks only the green thread when called in one (its OS thread runs
+/// others meanwhile); sleeps the OS thread otherwise.
+pub fn sleep(d: Duration) {
+    if !sched::in_green_thread() {
+        std::thread::sleep(d);
+        return;
+    }
+    let deadline = Instant::now().checked_add(d);
+    loop {
+        // Spurious returns (a stale wake-up token) park again.
+        sched::park_current(deadline);
+        if deadline.is_some_and(|dl| Instant::now() >= dl) {
+            return;
+        }
+    }
+}
+
+/// Runs `f` as a green thread and waits for it: the way into the runtime from `main`.
+/// A panic in `f` continues in the caller.
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match spawn(f).join() {
+        Ok(v) => v,
+        Err(payload) => resume_unwind(payload),
+    }
+}
+
+/// A cheap check for long loops: yields if this green thread has held its processor
+/// for more than about 10 ms (sysmon raises the flag). gogreen never interrupts a
+/// green thread by itself; call this in CPU-bound loops to keep others on the same
+/// processor running.
+#[inline]
+pub fn preempt_point() {
+    sched::preempt_point();
+}
