@@ -1,7 +1,12 @@
-//! Spawning and joining green threads, from green threads and from OS threads.
+//! Spawning and joining green threads, from green threads and from OS threads;
+//! names, ids, panics, recycling, and work spreading over processors.
 
-use std::sync::Arc;
+mod common;
+
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 #[test]
 fn spawn_join_from_os_thread() {
@@ -19,18 +24,259 @@ fn spawn_join_from_green_thread() {
 }
 
 #[test]
-fn many_spawns_all_run() {
-    let n = 100_000;
-    let count = Arc::new(AtomicUsize::new(0));
+fn join_from_many_os_threads_at_once() {
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let hs: Vec<_> = (0..1000u64)
+                    .map(|i| gogreen::spawn(move || i + t))
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+            })
+        })
+        .collect();
+    for (t, th) in threads.into_iter().enumerate() {
+        assert_eq!(th.join().unwrap(), (0..1000u64).map(|i| i + t as u64).sum());
+    }
+}
+
+#[test]
+fn results_of_every_size_come_back() {
+    let small = gogreen::spawn(|| 7u8).join().unwrap();
+    let big = gogreen::spawn(|| [3u64; 64]).join().unwrap();
+    gogreen::spawn(|| ()).join().unwrap();
+    let boxed = gogreen::spawn(|| String::from("hello")).join().unwrap();
+    assert_eq!((small, big, boxed.as_str()), (7, [3u64; 64], "hello"));
+}
+
+#[test]
+fn large_closures_are_moved_whole() {
+    let data = [9u8; 4096];
+    let sum = gogreen::spawn(move || data.iter().map(|&b| b as u32).sum::<u32>())
+        .join()
+        .unwrap();
+    assert_eq!(sum, 9 * 4096);
+}
+
+#[test]
+fn names_and_ids() {
+    let h = gogreen::Builder::new()
+        .name("worker-7")
+        .spawn(|| {
+            let me = gogreen::current().expect("inside a green thread");
+            (me.id(), me.name().map(String::from))
+        })
+        .unwrap();
+    let task = h.task().clone();
+    let (id, name) = h.join().unwrap();
+    assert_eq!(id, task.id());
+    assert_eq!(name.as_deref(), Some("worker-7"));
+    assert_eq!(task.name(), Some("worker-7"));
+
+    let unnamed = gogreen::spawn(|| gogreen::current().unwrap().name().map(String::from));
+    assert_eq!(unnamed.join().unwrap(), None);
+    assert!(
+        gogreen::current().is_none(),
+        "a plain OS thread is not a green thread"
+    );
+}
+
+#[test]
+fn ids_are_unique() {
+    let ids: Vec<u64> = gogreen::run(|| {
+        let hs: Vec<_> = (0..10_000)
+            .map(|_| gogreen::spawn(|| gogreen::current().unwrap().id()))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let set: HashSet<u64> = ids.iter().copied().collect();
+    assert_eq!(set.len(), ids.len());
+}
+
+/// The message of a panic payload (`&str` or `String`).
+fn message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_panic_is_handed_to_join_and_the_runtime_goes_on() {
+    let n = std::hint::black_box(7);
+    let h = gogreen::spawn(move || -> u32 { panic!("boom {n}") });
+    assert_eq!(message(&h.join().unwrap_err()), "boom 7");
+
+    let h = gogreen::spawn(|| std::panic::panic_any(42u64));
+    assert_eq!(*h.join().unwrap_err().downcast::<u64>().unwrap(), 42);
+
+    // Panics in many tasks at once; the others keep running and the runtime stays usable.
+    let results: Vec<_> = (0..200u32)
+        .map(|i| gogreen::spawn(move || if i % 3 == 0 { panic!("task {i}") } else { i }))
+        .map(|h| h.join())
+        .collect();
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(v) => assert_eq!(v, i as u32),
+            Err(p) => {
+                assert_eq!(i % 3, 0);
+                assert_eq!(message(&p), format!("task {i}"));
+            }
+        }
+    }
+    assert_eq!(gogreen::run(|| 5), 5);
+}
+
+#[test]
+fn run_continues_a_panic_in_the_caller() {
+    let caught = std::panic::catch_unwind(|| gogreen::run(|| panic!("inner")));
+    assert_eq!(caught.unwrap_err().downcast_ref::<&str>(), Some(&"inner"));
+}
+
+#[test]
+fn dropping_a_handle_detaches_the_task() {
+    let done = Arc::new(AtomicUsize::new(0));
     let wg = gogreen::sync::WaitGroup::new();
-    for _ in 0..n {
+    for _ in 0..100 {
         wg.add(1);
-        let (c, wg) = (count.clone(), wg.clone());
-        gogreen::spawn(move || {
-            c.fetch_add(1, Ordering::Relaxed);
+        let (done, wg) = (done.clone(), wg.clone());
+        drop(gogreen::spawn(move || {
+            gogreen::yield_now();
+            done.fetch_add(1, Ordering::Relaxed);
             wg.done();
-        });
+        }));
     }
     wg.wait();
-    assert_eq!(count.load(Ordering::Relaxed), n);
+    assert_eq!(done.load(Ordering::Relaxed), 100);
+}
+
+#[test]
+fn results_of_detached_tasks_are_dropped_once() {
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let wg = gogreen::sync::WaitGroup::new();
+    let mut joined = Vec::new();
+    for i in 0..1000 {
+        let d = drops.clone();
+        wg.add(1);
+        let wg2 = wg.clone();
+        let h = gogreen::spawn(move || {
+            let c = Counted(d);
+            wg2.done();
+            c
+        });
+        if i % 2 == 0 {
+            joined.push(h);
+        } // else: dropped, before or after the task ends
+    }
+    wg.wait();
+    for h in joined {
+        drop(h.join().unwrap());
+    }
+    // Detached results are dropped by the task or the handle, whichever is last.
+    let start = Instant::now();
+    while drops.load(Ordering::Relaxed) < 1000 && start.elapsed() < common::PATIENCE {
+        std::thread::yield_now();
+    }
+    assert_eq!(drops.load(Ordering::Relaxed), 1000);
+}
+
+#[test]
+fn is_finished_turns_true() {
+    let gate = gogreen::sync::WaitGroup::new();
+    gate.add(1);
+    let g2 = gate.clone();
+    let h = gogreen::spawn(move || g2.wait());
+    assert!(!h.is_finished());
+    gate.done();
+    let start = Instant::now();
+    while !h.is_finished() {
+        assert!(start.elapsed() < common::PATIENCE);
+        std::thread::yield_now();
+    }
+    h.join().unwrap();
+}
+
+#[test]
+fn a_million_spawns_reuse_their_memory() {
+    // In a process of its own: the counters are process-wide.
+    if common::child_scenario().as_deref() != Some("million") {
+        let out = common::run_child("a_million_spawns_reuse_their_memory", "million", &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        return;
+    }
+    let batch = |n: usize| {
+        gogreen::run(move || {
+            let wg = gogreen::sync::WaitGroup::new();
+            wg.add(n);
+            for _ in 0..n {
+                let wg = wg.clone();
+                gogreen::spawn(move || wg.done());
+            }
+            wg.wait();
+        })
+    };
+    // Warm up: let the runtime reach its steady state.
+    for _ in 0..5 {
+        batch(20_000);
+    }
+    let before = gogreen::stats();
+    let rss_before = common::rss_kb();
+    // A million more, in batches: no stack is carved any more.
+    for _ in 0..50 {
+        batch(20_000);
+    }
+    let after = gogreen::stats();
+    let rss_after = common::rss_kb();
+    assert_eq!(
+        after.stacks, before.stacks,
+        "spawns after warm-up carved new stacks: {before:?} -> {after:?}"
+    );
+    // Headers are needed for the tasks alive at once — at most one batch, queued.
+    assert!(
+        after.g_headers <= 20_000 + 1024,
+        "G headers were not reused: {before:?} -> {after:?}"
+    );
+    assert!(
+        rss_after < rss_before + 16 * 1024,
+        "resident memory grew from {rss_before} KiB to {rss_after} KiB"
+    );
+}
+
+#[test]
+fn work_spreads_over_every_processor() {
+    // Each task spins until all have arrived. Gs are never preempted, so this only
+    // finishes if the tasks run on different processors at the same time.
+    let procs = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let threads = Arc::new(Mutex::new(HashSet::new()));
+    let hs: Vec<_> = (0..procs)
+        .map(|_| {
+            let (arrived, threads) = (arrived.clone(), threads.clone());
+            gogreen::spawn(move || {
+                threads.lock().unwrap().insert(std::thread::current().id());
+                arrived.fetch_add(1, Ordering::SeqCst);
+                let start = Instant::now();
+                while arrived.load(Ordering::SeqCst) < procs {
+                    assert!(
+                        start.elapsed() < common::PATIENCE,
+                        "tasks did not spread over the processors"
+                    );
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(threads.lock().unwrap().len(), procs);
 }

@@ -23,12 +23,16 @@ mod sched;
 #[cfg(not(loom))]
 pub mod stack;
 #[cfg(not(loom))]
+mod stats;
+#[cfg(not(loom))]
 pub mod sync;
 #[cfg(not(loom))]
 mod task;
 
 #[cfg(not(loom))]
 pub use config::{Config, MAX_PROCS};
+#[cfg(not(loom))]
+pub use stats::{Stats, stats};
 #[cfg(not(loom))]
 pub use task::{Builder, JoinHandle, Task, current, preempt_point, run, sleep, spawn, yield_now};
 

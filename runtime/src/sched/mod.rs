@@ -130,6 +130,14 @@ impl P {
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
+/// G headers allocated so far (they are never freed): for `gogreen::stats`.
+pub(crate) static G_HEADERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Ms started so far (they never exit): for `gogreen::stats`.
+pub(crate) fn threads() -> usize {
+    RUNTIME.get().map_or(0, |rt| rt.ms.lock().len())
+}
+
 /// The runtime, started on first use.
 #[inline]
 pub(crate) fn runtime() -> &'static Runtime {
@@ -257,6 +265,7 @@ impl Runtime {
 
     /// Allocates `SLAB` headers, keeps them forever, puts all but one in `free`.
     fn new_slab(&self, free: &mut Vec<usize>) -> usize {
+        G_HEADERS.fetch_add(SLAB, Ordering::Relaxed);
         let slab: &'static mut [G] = Box::leak((0..SLAB).map(|_| G::new()).collect());
         free.extend(slab[1..].iter().map(|g| g as *const G as usize));
         &slab[0] as *const G as usize

@@ -360,7 +360,7 @@ fn inject_batch(rt: &Runtime, q: &mut Local<'_, G>) -> Option<*mut G> {
 /// means "no timers".
 fn run_timers(p: &P, now: Option<u64>) -> usize {
     match now {
-        Some(now) => p.timers.run(now, unpark_g),
+        Some(now) => p.timers.run(now, unpark_timer),
         None => 0,
     }
 }
@@ -407,6 +407,30 @@ pub(crate) fn ready(g: &G) {
             }
         }
     }
+}
+
+/// Wakes a G whose timer expired. Unlike [`ready`], it goes to the tail of the queue:
+/// Gs whose timers expire together then run in deadline order.
+fn unpark_timer(g: &G, generation: u32) -> bool {
+    if !g.state.unpark(generation) {
+        return false;
+    }
+    let rt = runtime();
+    match current_m().filter(|m| m.p().is_some()) {
+        Some(m) => {
+            push_local(rt, m, g);
+            if rt.idle.should_wake_unfenced() {
+                wakep(rt);
+            }
+        }
+        None => {
+            rt.inject.push(g as *const G as *mut G);
+            if rt.idle.should_wake() {
+                wakep(rt);
+            }
+        }
+    }
+    true
 }
 
 /// Queues a freshly spawned G: `runnext` of the spawner's P (the previous occupant goes

@@ -15,7 +15,7 @@
 use super::{PAGE, Stack};
 use std::io;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// Bytes reserved per `mmap`, unless a slot needs more.
 const REGION: usize = 1 << 30;
@@ -39,6 +39,10 @@ enum GuardMode {
 
 static GUARD_MODE: AtomicU8 = AtomicU8::new(0);
 
+/// Slots carved (and guarded) so far, and reservations mapped: for `gogreen::stats`.
+pub(crate) static SLOTS_CARVED: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static RESERVATIONS: AtomicUsize = AtomicUsize::new(0);
+
 /// Carves slots of one size out of reservations, one reservation at a time.
 pub(crate) struct Carver {
     size: usize,
@@ -56,39 +60,28 @@ impl Carver {
         }
     }
 
-    /// Appends `n` fresh guarded slots to `out`. On error, `out` keeps the slots
-    /// already carved and guarded.
+    /// Appends up to `n` fresh guarded slots to `out`, all from one reservation
+    /// (fewer when the current one runs out). On error, `out` gets the slots guarded
+    /// before the failure; the others stay uncarved, to be tried again later.
     pub(crate) fn carve(&mut self, n: usize, out: &mut Vec<Stack>) -> io::Result<()> {
-        let mut fresh = Vec::with_capacity(n);
-        while fresh.len() < n {
-            if self.next == self.end
-                && let Err(e) = self.reserve()
-            {
-                let guarded = match install_guards(&fresh) {
-                    Ok(()) => fresh.len(),
-                    Err((done, _)) => done,
-                };
-                out.extend(fresh.into_iter().take(guarded));
-                return Err(e);
-            }
-            fresh.push(Stack {
-                base: self.next,
+        if self.next == self.end {
+            self.reserve()?;
+        }
+        let n = n.min((self.end - self.next) / self.size);
+        let fresh: Vec<Stack> = (0..n)
+            .map(|i| Stack {
+                base: self.next + i * self.size,
                 size: self.size,
-            });
-            self.next += self.size;
-        }
-        match install_guards(&fresh) {
-            Ok(()) => {
-                out.extend(fresh);
-                Ok(())
-            }
-            Err((done, e)) => {
-                // Slots past the failure have no guard; they are abandoned (address
-                // space only), never handed out.
-                out.extend(fresh.into_iter().take(done));
-                Err(e)
-            }
-        }
+            })
+            .collect();
+        let (guarded, result) = match install_guards(&fresh) {
+            Ok(()) => (n, Ok(())),
+            Err((done, e)) => (done, Err(e)),
+        };
+        self.next += guarded * self.size;
+        SLOTS_CARVED.fetch_add(guarded, Ordering::Relaxed);
+        out.extend(fresh.into_iter().take(guarded));
+        result
     }
 
     fn reserve(&mut self) -> io::Result<()> {
@@ -107,6 +100,9 @@ impl Carver {
         };
         if p == libc::MAP_FAILED {
             let e = io::Error::last_os_error();
+            if near_mapping_limit() {
+                return Err(mapping_limit_error(e));
+            }
             return Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,
                 format!(
@@ -117,6 +113,7 @@ impl Carver {
                 ),
             ));
         }
+        RESERVATIONS.fetch_add(1, Ordering::Relaxed);
         // Huge pages would turn a one-page stack into 2 MiB of memory.
         // SAFETY: the range is the mapping just made. Failure only loses the hint.
         unsafe { libc::madvise(p, len, libc::MADV_NOHUGEPAGE) };
@@ -240,16 +237,32 @@ fn process_madvise(iov: &[libc::iovec], advice: libc::c_int) -> io::Result<usize
     }
 }
 
+fn max_map_count() -> Option<usize> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Whether this process has (nearly) as many mappings as the kernel allows: then an
+/// `mmap` failing with ENOMEM is the mapping limit, not the address space.
+fn near_mapping_limit() -> bool {
+    let Some(limit) = max_map_count() else {
+        return false;
+    };
+    let maps = std::fs::read_to_string("/proc/self/maps").map_or(0, |m| m.lines().count());
+    maps + 64 >= limit
+}
+
 fn mapping_limit_error(e: io::Error) -> io::Error {
-    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "?".into());
+    let limit = max_map_count().map_or_else(|| "?".to_string(), |n| n.to_string());
     io::Error::new(
         io::ErrorKind::OutOfMemory,
         format!(
             "gogreen: the kernel refused another stack guard page ({e}): vm.max_map_count ({limit}) \
-             is reached. This kernel lacks MADV_GUARD_INSTALL (Linux >= 6.13), so each guard \
-             is an mprotect that costs two mappings; raise the limit \
+             is reached. Guards here are mprotect'ed pages (no MADV_GUARD_INSTALL: Linux < 6.13, \
+             or GOGREEN_GUARD=mprotect), each costing two mappings; raise the limit \
              (sysctl -w vm.max_map_count=2200000) or run fewer green threads at once"
         ),
     )

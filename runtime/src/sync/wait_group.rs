@@ -99,3 +99,8 @@ impl fmt::Debug for WaitGroup {
             .finish()
     }
 }
+
+// A panic cannot leave the counter or the waiter list half-updated: the counter is an
+// atomic and the list is only pushed to and drained under its lock.
+impl std::panic::UnwindSafe for WaitGroup {}
+impl std::panic::RefUnwindSafe for WaitGroup {}
