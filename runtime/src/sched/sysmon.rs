@@ -8,7 +8,9 @@
 //!
 //! - moves its `runnext` G to the global queue and wakes an M for it (a G readied by a
 //!   G that then kept running; see `worker::ready`);
-//! - wakes an M to steal from its ring, if one is idle and nobody spins;
+//! - wakes an M to steal from its ring, if one is idle and nobody spins (sysmon does
+//!   that for any P whose ring holds work while others idle: the backstop for a
+//!   wake-up a running P skipped);
 //! - after 10 ms, sets its `preempt` flag, which `gogreen::preempt_point` checks.
 //!
 //! It also runs timers more than a millisecond overdue (their Ps are all busy), and
@@ -120,6 +122,14 @@ fn run(rt: &'static Runtime) -> ! {
             {
                 p.preempt.store(true, Ordering::Relaxed);
             }
+        }
+        // A missed wake-up (see `worker::submit_new`) leaves work queued beside an
+        // idle P: one look per period catches it.
+        if rt.idle.npidle() > 0
+            && rt.ps.iter().any(|p| !p.runq.ring_is_empty())
+            && worker::wake_idle(rt)
+        {
+            acted = true;
         }
         let now_ns = rt.now();
         for p in rt.ps.iter() {

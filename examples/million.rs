@@ -1,0 +1,68 @@
+//! A million green threads, all parked at once, then released and joined.
+//!
+//! `cargo run --release --example million [N]`
+//!
+//! Each task starts, reports in, and blocks on a gate. Once every one of them is
+//! parked, the gate opens, and the main task joins them all. The last line has the
+//! same form as the `parked` workload of `examples/workloads.rs`.
+
+use gogreen::sync::WaitGroup;
+use std::time::Instant;
+
+fn max_rss_kb() -> i64 {
+    // SAFETY: getrusage writes into the zeroed struct.
+    unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru.ru_maxrss
+    }
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    gogreen::run(move || {
+        let t = Instant::now();
+        let gate = WaitGroup::new();
+        gate.add(1);
+        let started = WaitGroup::new();
+        started.add(n);
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (gate, started) = (gate.clone(), started.clone());
+                gogreen::spawn(move || {
+                    started.done();
+                    gate.wait();
+                    i
+                })
+            })
+            .collect();
+        started.wait();
+        let spawned = t.elapsed();
+        let rss = max_rss_kb();
+        let stats = gogreen::stats();
+        println!(
+            "{n} green threads parked after {:.0} ms, on {} OS threads; {} stacks, {} KiB resident",
+            spawned.as_secs_f64() * 1e3,
+            stats.threads,
+            stats.stacks,
+            rss
+        );
+        gate.done();
+        let mut sum = 0usize;
+        for h in handles {
+            sum += h.join().expect("no task panics");
+        }
+        assert_eq!(sum, n * (n - 1) / 2);
+        let total = t.elapsed();
+        println!("all {n} joined after {:.0} ms", total.as_secs_f64() * 1e3);
+        println!(
+            "parked n={n} spawn_ms={:.1} total_ms={:.1} maxrss_kb={rss} bytes_per_task={:.0}",
+            spawned.as_secs_f64() * 1e3,
+            total.as_secs_f64() * 1e3,
+            (rss * 1024) as f64 / n as f64
+        );
+    });
+}
