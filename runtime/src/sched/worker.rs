@@ -627,6 +627,9 @@ fn steal(rt: &'static Runtime, m: &M, p: &'static P) -> Option<&'static G> {
 /// earliest timer takes a P itself when that timer is due.
 fn stop_m(rt: &Runtime, m: &'static M) {
     rt.idle.push_idle_m(m);
+    // Cleared when the timers were due but every P was busy: their Ms (or sysmon) run
+    // the timers, and this M sleeps until handed a P instead of spinning on the clock.
+    let mut watch_timers = true;
     loop {
         let p = m.nextp.swap(0, Ordering::Acquire);
         if p != 0 {
@@ -635,7 +638,7 @@ fn stop_m(rt: &Runtime, m: &'static M) {
             return;
         }
         let deadline = rt.earliest_timer();
-        if deadline != timer::NEVER && claim_timer_sleep(rt, m, deadline) {
+        if watch_timers && deadline != timer::NEVER && claim_timer_sleep(rt, m, deadline) {
             m.parker.park(Some(rt.ns_to_instant(deadline)));
             rt.timer_sleeper.store(0, Ordering::Release);
             if m.nextp.load(Ordering::Acquire) == 0
@@ -649,6 +652,7 @@ fn stop_m(rt: &Runtime, m: &'static M) {
                 }
                 // Every P is busy: their Ms run the timers when they next look.
                 rt.idle.push_idle_m(m);
+                watch_timers = false;
             }
         } else {
             m.parker.park(None);
