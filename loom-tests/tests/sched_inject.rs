@@ -11,10 +11,13 @@
 //! every producer finished finds the queue really empty.
 #![cfg(loom)]
 
+mod sched_common;
+
 use gogreen::inject::{Inject, Linked};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
+use sched_common::{Start, check};
 
 /// A queued item: its identity and the intrusive link the queue writes.
 struct Node {
@@ -70,26 +73,6 @@ fn drain_at_rest(q: &Inject<Node>) -> Vec<usize> {
     rest
 }
 
-/// Runs `f` under loom with `LOOM_MAX_PREEMPTIONS` as CI sets it (2 when unset), and
-/// reports how many executions it explored.
-fn check(name: &str, f: impl Fn() + Sync + Send + 'static) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
-    let mut b = loom::model::Builder::new();
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(2);
-    }
-    let before = EXECUTIONS.load(Ordering::Relaxed);
-    b.check(move || {
-        EXECUTIONS.fetch_add(1, Ordering::Relaxed);
-        f();
-    });
-    eprintln!(
-        "{name}: {} executions",
-        EXECUTIONS.load(Ordering::Relaxed) - before
-    );
-}
-
 /// One producer pushes an item, another pushes a batch of two, a consumer pops up to two
 /// at a time, concurrently; `main` drains the rest.
 ///
@@ -97,7 +80,7 @@ fn check(name: &str, f: impl Fn() + Sync + Send + 'static) {
 /// between them (a batch is appended under one lock). `len()` read at rest must match.
 #[test]
 fn push_batch_pop_n() {
-    check("push_batch_pop_n", || {
+    check("push_batch_pop_n", |start: Start| {
         let q = Arc::new(Inject::<Node>::new());
 
         let single = {
@@ -109,6 +92,7 @@ fn push_batch_pop_n() {
             thread::spawn(move || q.push_batch([node(2), node(3)]))
         };
 
+        start.spawned();
         let mut got = Vec::new();
         let n = q.pop_n(2, |p| got.push(take(p)));
         assert_eq!(n, got.len());
@@ -140,7 +124,7 @@ fn push_batch_pop_n() {
 /// matches the list.
 #[test]
 fn two_consumers() {
-    check("two_consumers", || {
+    check("two_consumers", |start: Start| {
         let q = Arc::new(Inject::<Node>::new());
 
         let producer = {
@@ -159,6 +143,7 @@ fn two_consumers() {
             })
         };
 
+        start.spawned();
         let mut mine = Vec::new();
         if let Some(p) = q.pop() {
             mine.push(take(p));

@@ -15,9 +15,12 @@
 //! pushes reaches the full ring and the wrap-around of the slot index.
 #![cfg(loom)]
 
+mod sched_common;
+
 use gogreen::queue::{CAPACITY, Local, RunQueue};
 use loom::sync::Arc;
 use loom::thread;
+use sched_common::{Outcomes, Start, check};
 
 type Item = u8;
 
@@ -28,23 +31,6 @@ fn item(i: usize) -> *mut Item {
 
 fn index(p: *mut Item) -> usize {
     p.addr()
-}
-
-/// Runs `f` under loom with `LOOM_MAX_PREEMPTIONS` as CI sets it (2 when unset, so a
-/// plain local run is as fast as CI), and reports how many executions it explored.
-fn check(name: &str, f: impl Fn() + Sync + Send + 'static) {
-    static EXECUTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let mut b = loom::model::Builder::new();
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(2);
-    }
-    let before = EXECUTIONS.load(std::sync::atomic::Ordering::Relaxed);
-    b.check(move || {
-        EXECUTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        f();
-    });
-    let n = EXECUTIONS.load(std::sync::atomic::Ordering::Relaxed) - before;
-    eprintln!("{name}: {n} executions");
 }
 
 /// The owner's handle of `q`.
@@ -113,7 +99,8 @@ fn assert_thief_batch(stolen: &[usize]) {
 /// slot: exactly one of them may win each item. Also checks the owner's FIFO order.
 #[test]
 fn push_pop_vs_steal() {
-    check("push_pop_vs_steal", || {
+    static REACHED: Outcomes = Outcomes::new();
+    check("push_pop_vs_steal", |start: Start| {
         let q = Arc::new(RunQueue::<Item>::new());
         let theirs = Arc::new(RunQueue::<Item>::new());
 
@@ -121,6 +108,7 @@ fn push_pop_vs_steal() {
             let (q, theirs) = (q.clone(), theirs.clone());
             thread::spawn(move || thief(&q, &theirs))
         };
+        start.spawned();
 
         let mut own = Vec::new();
         {
@@ -140,7 +128,10 @@ fn push_pop_vs_steal() {
         all.extend(&stolen);
         assert_exactly_once(&all, 3);
         assert!(!q.has_work() && q.len() == 0);
+        REACHED.mark(format!("stole {}", stolen.len()));
     });
+    // Half of a ring of 1 or 2 is one item, of 3 two.
+    REACHED.assert_reached(&["stole 0", "stole 1", "stole 2"]);
 }
 
 /// The ring fills while a thief steals, with head and tail already past the end of the
@@ -153,7 +144,8 @@ fn push_pop_vs_steal() {
 /// item ends up in exactly one of: owner pops, overflow batch, thief.
 #[test]
 fn overflow_and_wrap_vs_steal() {
-    check("overflow_and_wrap_vs_steal", || {
+    static REACHED: Outcomes = Outcomes::new();
+    check("overflow_and_wrap_vs_steal", |start: Start| {
         let q = Arc::new(RunQueue::<Item>::new());
         let theirs = Arc::new(RunQueue::<Item>::new());
         {
@@ -169,6 +161,7 @@ fn overflow_and_wrap_vs_steal() {
             let (q, theirs) = (q.clone(), theirs.clone());
             thread::spawn(move || thief(&q, &theirs))
         };
+        start.spawned();
 
         let n = CAPACITY as usize + 1;
         let mut overflow = Vec::new();
@@ -199,7 +192,20 @@ fn overflow_and_wrap_vs_steal() {
         all.extend(overflow.concat());
         assert_exactly_once(&all, n);
         assert!(!q.has_work() && q.len() == 0);
+        REACHED.mark(format!(
+            "overflow {}, stole {}",
+            !overflow.is_empty(),
+            stolen.len()
+        ));
     });
+    // Stealing 2 needs 3 or 4 queued, after which the last push fits; without a steal the
+    // fifth push overflows.
+    REACHED.assert_reached(&[
+        "overflow false, stole 1",
+        "overflow false, stole 2",
+        "overflow true, stole 0",
+        "overflow true, stole 1",
+    ]);
 }
 
 /// `runnext`: the owner sets it twice (the second set displaces the first item, which
@@ -211,7 +217,8 @@ fn overflow_and_wrap_vs_steal() {
 /// goes to exactly one of them.
 #[test]
 fn runnext_vs_sysmon_and_thief() {
-    check("runnext_vs_sysmon_and_thief", || {
+    static REACHED: Outcomes = Outcomes::new();
+    check("runnext_vs_sysmon_and_thief", |start: Start| {
         let q = Arc::new(RunQueue::<Item>::new());
         let theirs = Arc::new(RunQueue::<Item>::new());
 
@@ -223,6 +230,7 @@ fn runnext_vs_sysmon_and_thief() {
             let (q, theirs) = (q.clone(), theirs.clone());
             thread::spawn(move || thief(&q, &theirs))
         };
+        start.spawned();
 
         let mut own = Vec::new();
         {
@@ -243,19 +251,27 @@ fn runnext_vs_sysmon_and_thief() {
 
         // The thief can only have got item 1, and only once it was displaced to the ring.
         assert!(stolen.is_empty() || stolen == [1], "thief took {stolen:?}");
+        REACHED.mark(format!("sysmon {from_sysmon:?}, thief {stolen:?}"));
         let mut all = own;
         all.extend(&stolen);
         all.extend(from_sysmon);
         assert_exactly_once(&all, 2);
         assert!(!q.has_work());
     });
+    REACHED.assert_reached(&[
+        "sysmon None, thief []",
+        "sysmon None, thief [1]",
+        "sysmon Some(1), thief []",
+        "sysmon Some(2), thief []",
+        "sysmon Some(2), thief [1]",
+    ]);
 }
 
 /// Two thieves steal from one victim at once while its owner pops: three consumers
 /// CAS the same head. Each batch must be disjoint from the others and from the pops.
 #[test]
 fn two_thieves_and_owner() {
-    check("two_thieves_and_owner", || {
+    check("two_thieves_and_owner", |start: Start| {
         let q = Arc::new(RunQueue::<Item>::new());
         {
             let mut me = local(&q);
@@ -269,6 +285,7 @@ fn two_thieves_and_owner() {
                 thread::spawn(move || thief(&q, &RunQueue::new()))
             })
             .collect();
+        start.spawned();
 
         let mut own = Vec::new();
         if let Some(p) = local(&q).pop() {
