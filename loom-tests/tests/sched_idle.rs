@@ -53,7 +53,7 @@ use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 use loom::thread::{self, JoinHandle};
 use sched_common::{Outcomes, Start, check};
 
-/// The one G of each model. The queues only move its pointer.
+/// A G of a model. The queues only move its pointer.
 struct G {
     next: UnsafeCell<*mut G>,
 }
@@ -121,24 +121,24 @@ struct World {
     quiet: Condvar,
     /// The threads of every M, for `main` to join.
     threads: Mutex<Vec<JoinHandle<()>>>,
-    /// The G, to check that what an M takes is it.
-    g: *mut G,
-    /// How many times the G was taken by an M.
-    taken: AtomicUsize,
-    /// Which M took the G.
-    taker: AtomicUsize,
+    /// The model's Gs, to check that what an M takes is one of them.
+    gs: Vec<*mut G>,
+    /// How many times each G was taken by an M.
+    taken: Vec<AtomicUsize>,
+    /// Which M took each G.
+    taker: Vec<AtomicUsize>,
     /// How many times `wakep` handed a P to an M (an idle one or a new one).
     wakeups: AtomicUsize,
 }
 
-// SAFETY: `g` is only compared, and freed by `main` after every thread is joined.
+// SAFETY: `gs` are only compared, and freed by `main` after every thread is joined.
 unsafe impl Send for World {}
 // SAFETY: as above; everything else is loom's thread-safe types.
 unsafe impl Sync for World {}
 
 impl World {
-    /// `nprocs` Ps, all idle, no M yet.
-    fn new(nprocs: usize) -> Arc<World> {
+    /// `nprocs` Ps, all idle, no M yet; `ngs` Gs, not queued yet.
+    fn new(nprocs: usize, ngs: usize) -> Arc<World> {
         Arc::new(World {
             idle: Idle::new(nprocs),
             inject: Inject::new(),
@@ -154,11 +154,15 @@ impl World {
             sleep: Mutex::new(Sleep::default()),
             quiet: Condvar::new(),
             threads: Mutex::new(Vec::new()),
-            g: Box::into_raw(Box::new(G {
-                next: UnsafeCell::new(std::ptr::null_mut()),
-            })),
-            taken: AtomicUsize::new(0),
-            taker: AtomicUsize::new(usize::MAX),
+            gs: (0..ngs)
+                .map(|_| {
+                    Box::into_raw(Box::new(G {
+                        next: UnsafeCell::new(std::ptr::null_mut()),
+                    }))
+                })
+                .collect(),
+            taken: (0..ngs).map(|_| AtomicUsize::new(0)).collect(),
+            taker: (0..ngs).map(|_| AtomicUsize::new(usize::MAX)).collect(),
             wakeups: AtomicUsize::new(0),
         })
     }
@@ -231,21 +235,33 @@ impl World {
         s
     }
 
-    /// Waits for the final state and describes it: whether the G was left queued, and
-    /// how it went otherwise. Checks there that the G was taken at most once and that
+    /// Waits for the final state and describes it: whether a G was left queued, and
+    /// how it went otherwise. Checks there that each G was taken at most once and that
     /// the counters balance (`busy` Ps are held by Ms that run Gs for good). Then ends
-    /// the model: wakes the Ms to exit, joins them, frees the G.
+    /// the model: wakes the Ms to exit, joins them, frees the Gs.
     fn finish(&self, busy: usize) -> Final {
         let mut s = self.wait_until_final();
-        let taken = self.taken.load(Ordering::Relaxed);
-        assert!(taken <= 1, "the G was taken {taken} times");
-        let stranded = taken == 0;
+        let taken: Vec<usize> = self
+            .taken
+            .iter()
+            .map(|t| t.load(Ordering::Relaxed))
+            .collect();
+        assert!(
+            taken.iter().all(|&t| t <= 1),
+            "a G was taken twice: {taken:?}"
+        );
+        let stranded = taken.contains(&0);
         let outcome = if stranded {
             "stranded".to_string()
         } else {
+            let takers: Vec<String> = self
+                .taker
+                .iter()
+                .map(|m| format!("M{}", m.load(Ordering::Relaxed)))
+                .collect();
             format!(
-                "taken by M{}, {} wake-ups",
-                self.taker.load(Ordering::Relaxed),
+                "taken by {}, {} wake-ups",
+                takers.join(" and "),
                 self.wakeups.load(Ordering::Relaxed)
             )
         };
@@ -267,16 +283,29 @@ impl World {
                 None => break,
             }
         }
-        if stranded {
-            // Take the G back out of whichever queue holds it.
-            let left = self
-                .inject
-                .pop()
-                .or_else(|| (0..self.runqs.len()).find_map(|p| self.runq(p).pop()));
-            assert_eq!(left, Some(self.g), "the G vanished");
+        // Take the stranded Gs back out of the queues.
+        let mut left = Vec::new();
+        while let Some(g) = self.inject.pop() {
+            left.push(g);
         }
-        // SAFETY: made by `Box::into_raw` in `new`; no thread and no queue holds it.
-        drop(unsafe { Box::from_raw(self.g) });
+        for p in 0..self.runqs.len() {
+            let mut q = self.runq(p);
+            left.extend(q.take_runnext());
+            while let Some(g) = q.pop() {
+                left.push(g);
+            }
+        }
+        let untaken = (0..self.gs.len()).filter(|&i| taken[i] == 0);
+        assert_eq!(
+            left.len(),
+            untaken.clone().count(),
+            "a G vanished, or was both taken and left queued"
+        );
+        assert!(untaken.clone().all(|i| left.contains(&self.gs[i])));
+        for &g in &self.gs {
+            // SAFETY: made by `Box::into_raw` in `new`; no thread and no queue holds it.
+            drop(unsafe { Box::from_raw(g) });
+        }
         Final { stranded, outcome }
     }
 }
@@ -345,11 +374,12 @@ fn steal(w: &World, p: usize) -> Option<*mut G> {
         .find_map(|v| w.runqs[v].steal_into(&mut w.runq(p)))
 }
 
-/// M `id` took the G; it will run it.
+/// M `id` took G `g`; it will run it.
 fn took(w: &World, id: usize, g: *mut G) {
-    assert_eq!(g, w.g, "an M took something that is not the G");
-    w.taken.fetch_add(1, Ordering::Relaxed);
-    w.taker.store(id, Ordering::Relaxed);
+    let i = w.gs.iter().position(|&x| x == g);
+    let i = i.expect("an M took something that is not a G");
+    w.taken[i].fetch_add(1, Ordering::Relaxed);
+    w.taker[i].store(id, Ordering::Relaxed);
 }
 
 /// An M's life from holding P `p`: `worker::find_runnable` until it takes the G (and
@@ -402,6 +432,11 @@ fn m_main(w: &Arc<World>, id: usize, p: usize, spinning: bool) {
 /// `worker::stop_m`: sleeps until handed a P. `None` when `main` ends the model.
 fn stop_m(w: &World, id: usize) -> Option<(usize, bool)> {
     w.idle.push_idle_m(id);
+    wait_for_p(w, id)
+}
+
+/// The sleeping half of `stop_m`, once the M is on the idle list.
+fn wait_for_p(w: &World, id: usize) -> Option<(usize, bool)> {
     let slot = &w.ms[id];
     loop {
         let p = slot.nextp.swap(0, Ordering::Acquire);
@@ -424,10 +459,23 @@ fn start_with_p(w: &Arc<World>, spinning: bool) {
     World::spawn_m(w, move |w, id| m_main(w, id, p, spinning));
 }
 
+/// Makes a new M that sleeps on the idle list without a P, as `stop_m` leaves it.
+fn start_asleep(w: &Arc<World>) {
+    // `main` is the only thread starting Ms yet: the next id is this M's.
+    let id = w.nms.load(Ordering::Relaxed);
+    w.idle.push_idle_m(id);
+    World::spawn_m(w, move |w, id2| {
+        assert_eq!(id, id2);
+        if let Some((p, spinning)) = wait_for_p(w, id) {
+            m_main(w, id, p, spinning);
+        }
+    });
+}
+
 /// S1–S6 from outside the runtime (`submit_new`, `ready` with no P), with the fenced
 /// check or, to show what the fence is for, without it.
 fn submit_global(w: &Arc<World>, fenced: bool) {
-    w.inject.push(w.g); // S1
+    w.inject.push(w.gs[0]); // S1
     let wake = if fenced {
         w.idle.should_wake()
     } else {
@@ -448,7 +496,7 @@ fn submit_global(w: &Arc<World>, fenced: bool) {
 fn global_submit_vs_last_spinner() {
     static REACHED: Outcomes = Outcomes::new();
     check("global_submit_vs_last_spinner", |start: Start| {
-        let w = World::new(1);
+        let w = World::new(1, 1);
         start_with_p(&w, true);
         start.spawned();
 
@@ -474,7 +522,7 @@ fn global_submit_vs_spinner_and_non_spinner() {
     check(
         "global_submit_vs_spinner_and_non_spinner",
         |start: Start| {
-            let w = World::new(2);
+            let w = World::new(2, 1);
             start_with_p(&w, true);
             start_with_p(&w, false);
             start.spawned();
@@ -487,6 +535,37 @@ fn global_submit_vs_spinner_and_non_spinner() {
     );
 }
 
+/// Two Ps: M0 spins on P0, M1 sleeps, P1 is idle; two Gs arrive in the global queue
+/// from outside, each followed by S2–S6.
+///
+/// Both submitters may see M0 spinning and wake nobody. Then the wake-up for the
+/// second G must come from M0 itself: a spinner that finds work stops spinning, and if
+/// it was the last one it runs S2–S6 (`found_work`, Go's `resetspinning`), since more
+/// work may be queued. Whoever takes a G runs it for good, so both Ps end up busy.
+#[test]
+fn global_two_gs_need_a_second_m() {
+    static REACHED: Outcomes = Outcomes::new();
+    check("global_two_gs_need_a_second_m", |start: Start| {
+        let w = World::new(2, 2);
+        start_with_p(&w, true);
+        start_asleep(&w);
+        start.spawned();
+
+        for &g in &w.gs {
+            w.inject.push(g);
+            if w.idle.should_wake() {
+                wakep(&w);
+            }
+        }
+
+        REACHED.mark(w.finish(2).not_stranded("a G is queued and every M sleeps"));
+    });
+    REACHED.assert_reached(&[
+        "taken by M0 and M1, 1 wake-ups",
+        "taken by M1 and M0, 1 wake-ups",
+    ]);
+}
+
 /// `global_submit_vs_last_spinner` with the submitter skipping S2, the fence: some
 /// execution must leave the G queued with every M asleep. This shows that the model
 /// sees what the fence prevents (and that loom does not hide it).
@@ -494,7 +573,7 @@ fn global_submit_vs_spinner_and_non_spinner() {
 fn global_submit_without_the_fence_loses_a_wake_up() {
     static REACHED: Outcomes = Outcomes::new();
     check("global_submit_without_the_fence", |start: Start| {
-        let w = World::new(1);
+        let w = World::new(1, 1);
         start_with_p(&w, true);
         start.spawned();
 
@@ -508,7 +587,7 @@ fn global_submit_without_the_fence_loses_a_wake_up() {
 /// S1 by a running M onto its own P: `unpark_timer`'s (and `ready`'s displaced
 /// `runnext`'s) `push_local`, then `should_wake_unfenced` — or the fenced check.
 fn submit_local(w: &Arc<World>, p: usize, fenced: bool) {
-    w.runq(p).push(w.g).map_err(|_| "overflow").unwrap(); // S1
+    w.runq(p).push(w.gs[0]).map_err(|_| "overflow").unwrap(); // S1
     let wake = if fenced {
         w.idle.should_wake()
     } else {
@@ -527,7 +606,7 @@ fn submit_local(w: &Arc<World>, p: usize, fenced: bool) {
 fn local_submit_unfenced_runs() {
     static REACHED: Outcomes = Outcomes::new();
     check("local_submit_unfenced_runs", |start: Start| {
-        let w = World::new(2);
+        let w = World::new(2, 1);
         start_with_p(&w, true);
         let p1 = w.idle.take_idle_p().unwrap();
         World::spawn_m(&w, move |w, id| {
@@ -556,7 +635,7 @@ fn busy_pusher(name: &str, fenced: bool) -> bool {
     static STRANDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     STRANDED.store(false, std::sync::atomic::Ordering::Relaxed);
     check(name, move |start: Start| {
-        let w = World::new(2);
+        let w = World::new(2, 1);
         start_with_p(&w, true);
         let p1 = w.idle.take_idle_p().unwrap();
         World::spawn_m(&w, move |w, _| submit_local(w, p1, fenced));
