@@ -29,6 +29,11 @@
 //! all the Ms sleep. Each model also asserts which outcomes loom reached (who took the
 //! G, after how many wake-ups), so that a pass is not vacuous.
 //!
+//! A simplification: the parkers share one lock, which orders a woken M after every
+//! earlier park and unpark, where the runtime's per-M futex orders it after its waker
+//! only. An M's first round — the one racing the submitter's S2–S6 — is before any of
+//! that, so the race these models are about is unaffected.
+//!
 //! Which path needs which check (`worker.rs`):
 //!
 //! - Work pushed **from outside the runtime** (`submit_new`, `ready` and `unpark_timer`
