@@ -62,13 +62,20 @@ impl State {
     #[inline]
     pub fn activate(&self) -> u32 {
         let generation = generation_of(self.0.load(Ordering::Relaxed)).wrapping_add(1);
+        let word = (u64::from(generation) << GEN_SHIFT) | ACTIVE;
         // Release: publishes the new generation before the G is queued. A stale unpark
         // racing with this store either lands first (and is overwritten — harmless, it
         // was for the old task) or fails its CAS on the changed word.
-        self.0.store(
-            (u64::from(generation) << GEN_SHIFT) | ACTIVE,
-            Ordering::Release,
-        );
+        #[cfg(not(loom))]
+        self.0.store(word, Ordering::Release);
+        // The same under loom, as a swap. A CAS that read the old word is ordered before
+        // this store (an RMW reads the value just before it in modification order), so
+        // the new task never sees its token. loom does not apply that rule to a plain
+        // store from a thread that has not seen the CAS (tokio-rs/loom#254), and would
+        // let the new task read the stale token; a swap reads the latest word, which
+        // gives the order loom can see. Same effect, one locked instruction more.
+        #[cfg(loom)]
+        self.0.swap(word, Ordering::Release);
         generation
     }
 
