@@ -93,8 +93,11 @@ impl<M> Idle<M> {
         self.should_wake_unfenced()
     }
 
-    /// S3–S5 without the S2 fence, for callers whose previous operation already was a
-    /// SeqCst read-modify-write (a full barrier), or who have no work to publish.
+    /// S3–S5 without the S2 fence. Not a no-lost-wake-up check: a running P that pushed
+    /// onto its own queue uses it, because that P will run the work itself if nobody
+    /// wakes (a missed wake-up costs parallelism, not progress; sysmon catches it within
+    /// a period). The loom model `local_submit_unfenced_busy_pusher_can_strand_work`
+    /// shows why nobody else may rely on it.
     #[inline]
     pub fn should_wake_unfenced(&self) -> bool {
         if self.nmspinning.load(Ordering::SeqCst) != 0 || self.npidle.load(Ordering::SeqCst) == 0 {

@@ -120,6 +120,10 @@ impl<T> RunQueue<T> {
     /// steals only when it has nothing else.
     pub fn steal_into(&self, dst: &mut Local<'_, T>) -> Option<*mut T> {
         let dst_tail = dst.q.tail.load(Ordering::Relaxed);
+        debug_assert!(
+            dst.q.ring_is_empty(),
+            "gogreen: fatal: stealing into a non-empty ring"
+        );
         let n = self.grab(dst.q, dst_tail)?;
         // The last grabbed item is returned, the others become visible to dst's thieves.
         let n = n - 1;

@@ -346,13 +346,19 @@ fn inject_batch(rt: &Runtime, q: &mut Local<'_, G>) -> Option<*mut G> {
     let n = rt.inject.len() / rt.ps.len() + 1;
     let n = n.min(super::queue::CAPACITY as usize / 2);
     let mut first = None;
+    // The ring is empty (callers look here after it), so half a ring always fits; were
+    // it not, the overflow goes back after `pop_n` has dropped the global lock.
+    let mut spill = Vec::new();
     rt.inject.pop_n(n, |g| {
         if first.is_none() {
             first = Some(g);
         } else if let Err(overflow) = q.push(g) {
-            rt.inject.push_batch(overflow.items);
+            spill.extend(overflow.items);
         }
     });
+    if !spill.is_empty() {
+        rt.inject.push_batch(spill);
+    }
     first
 }
 
