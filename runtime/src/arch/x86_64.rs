@@ -45,12 +45,14 @@
 
 use core::arch::naked_asm;
 
-/// Suspends the running context and resumes another.
+/// Suspends the running context and resumes another, handing it `arg`.
 ///
 /// Saves the callee-saved state on the current stack, stores the stack pointer into
 /// `*save`, then loads `load` — a stack pointer that `switch` stored earlier — restores
-/// that context's state and returns into it. Returns when some later `switch` loads the
-/// pointer stored in `*save`.
+/// that context's state and returns into it, where the `switch` call returns `arg`.
+/// Returns when some later `switch` loads the pointer stored in `*save`, with that
+/// switch's `arg`. (The scheduler passes the resuming M: a G that resumed on another
+/// OS thread learns which without reading a thread-local.)
 ///
 /// # Safety
 ///
@@ -58,9 +60,9 @@ use core::arch::naked_asm;
 /// been resumed since, on a stack that is still mapped; `save` must be valid for a write.
 /// No Rust panic may unwind through a switch.
 #[unsafe(naked)]
-pub unsafe extern "C" fn switch(save: *mut *mut u8, load: *mut u8) {
+pub unsafe extern "C" fn switch(save: *mut *mut u8, load: *mut u8, arg: *mut ()) -> *mut () {
     naked_asm!(
-        // rdi = save, rsi = load (System V argument registers).
+        // rdi = save, rsi = load, rdx = arg (System V argument registers).
         "push rbp",
         "push rbx",
         "push r12",
@@ -73,6 +75,9 @@ pub unsafe extern "C" fn switch(save: *mut *mut u8, load: *mut u8) {
         "stmxcsr [rsp]",
         "fnstcw [rsp + 4]",
         "mov [rdi], rsp",
+        // The return value of the other context's `switch` call. rax is caller-saved:
+        // nothing below touches it.
+        "mov rax, rdx",
         // From here on we run on the other context's stack.
         "mov rsp, rsi",
         "ldmxcsr [rsp]",
@@ -92,8 +97,9 @@ pub unsafe extern "C" fn switch(save: *mut *mut u8, load: *mut u8) {
 /// Suspends the running context and starts a new one on a fresh stack.
 ///
 /// Saves the current context exactly like [`switch`] (into `*save`), then moves the
-/// stack pointer to `top` and calls `entry(arg)` through [`trampoline`]. `entry` never
-/// returns; it ends by switching away for good.
+/// stack pointer to `top` and calls `entry(arg, arg2)` through [`trampoline`]. `entry`
+/// never returns; it ends by switching away for good. A later `switch` to the saved
+/// context returns there its own `arg`, as from a `switch` call.
 ///
 /// # Safety
 ///
@@ -105,10 +111,11 @@ pub unsafe extern "C" fn start(
     save: *mut *mut u8,
     top: *mut u8,
     arg: *mut (),
-    entry: unsafe extern "C" fn(*mut ()) -> !,
-) {
+    entry: unsafe extern "C" fn(*mut (), *mut ()) -> !,
+    arg2: *mut (),
+) -> *mut () {
     naked_asm!(
-        // rdi = save, rsi = top, rdx = arg, rcx = entry.
+        // rdi = save, rsi = top, rdx = arg, rcx = entry, r8 = arg2.
         // Save the current context in the same layout as `switch`, so a later `switch`
         // resumes it by returning from this call.
         "push rbp",
@@ -125,6 +132,7 @@ pub unsafe extern "C" fn start(
         // must read them after the stack is switched, and these survive anything.
         "mov r12, rdx",
         "mov r13, rcx",
+        "mov r14, r8",
         "mov rsp, rsi",
         // A new context starts with the ABI's default floating-point environment
         // (round to nearest, all exceptions masked), not with its creator's. The stores
@@ -140,12 +148,12 @@ pub unsafe extern "C" fn start(
     )
 }
 
-/// The bottom frame of every fresh context: calls `r13(r12)`.
+/// The bottom frame of every fresh context: calls `r13(r12, r14)`.
 ///
 /// Its unwind info marks the return address as undefined, so a backtrace taken inside a
 /// green thread ends here instead of wandering into whatever memory lies above the top
 /// of the stack. It is only ever entered by the `jmp` in [`start`], with rsp at the
-/// aligned top of the stack, r12 = the argument and r13 = the entry function.
+/// aligned top of the stack, r12 and r14 = the arguments, r13 = the entry function.
 ///
 /// # Safety
 ///
@@ -158,6 +166,7 @@ unsafe extern "C" fn trampoline() {
         ".cfi_undefined rip",
         // Must match the registers loaded in `start`.
         "mov rdi, r12",
+        "mov rsi, r14",
         // rsp is 16-byte aligned here, as the ABI requires at a call.
         "call r13",
         // `entry` never returns.

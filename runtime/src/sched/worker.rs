@@ -17,9 +17,12 @@
 //! # Thread-locals
 //!
 //! A G can resume on another M. LLVM assumes the thread pointer is constant within a
-//! function and may keep a thread-local's address across a call, so the current M is
-//! read only through [`current_m`], which is never inlined, and is read again after
-//! every switch.
+//! function and may keep a thread-local's address across a call, so a thread-local
+//! read before a switch may name the wrong M after it. The runtime reads the current
+//! M only through [`current_m`], which is never inlined, when it enters from user code;
+//! across a switch the M travels in a register instead: whoever resumes a context
+//! passes its own M as the return value of that context's `switch` (or as `task_main`'s
+//! argument).
 
 use super::g::G;
 use super::queue::Local;
@@ -203,9 +206,10 @@ impl M {
     }
 
     /// Switches from the running G `g` to `next`, or to g0 if `next` is `None`.
-    /// Returns when `g` is resumed, after running the pending work.
+    /// Returns when `g` is resumed — perhaps on another M — after running the pending
+    /// work that M left.
     #[inline(never)]
-    fn switch_from(&self, g: &G, mut next: Option<&'static G>, pending: Pending) {
+    fn switch_from(&'static self, g: &G, mut next: Option<&'static G>, pending: Pending) {
         self.pending.set(pending);
         let p = self.p().expect("gogreen: fatal: switching without a P");
         while let Some(n) = next {
@@ -214,47 +218,50 @@ impl M {
             }
             next = self.next_local(runtime());
         }
-        match next {
+        let resumer = match next {
             Some(n) => {
                 // SAFETY: (1) `g` is the running G and `g.sp` is its own save slot;
                 // (2) `n` was popped from this P's queues, so this M holds it and may
                 // switch to it; (3) no panic unwinds through here.
-                unsafe { enter(g.sp.get(), n) };
+                unsafe { enter(g.sp.get(), n, self) }
             }
             None => {
                 self.curg.set(ptr::null());
-                // SAFETY: g0 is suspended in `schedule` waiting for exactly this.
-                unsafe { arch::switch(g.sp.get(), *self.g0_sp.get()) };
+                // SAFETY: g0 is suspended in `m_main` waiting for exactly this.
+                unsafe { arch::switch(g.sp.get(), *self.g0_sp.get(), self as *const M as *mut ()) }
             }
-        }
-        after_switch();
+        };
+        // SAFETY: whoever resumed us passed its own M (see `enter`).
+        after_switch(unsafe { &*(resumer as *const M) });
     }
 }
 
-/// Switches from the context whose save slot is `save` into `g`: resumes it, or starts
-/// it on its stack if it never ran.
+/// Switches from the context whose save slot is `save` into `g` on M `m`: resumes it,
+/// or starts it on its stack if it never ran. Either way `g` learns it runs on `m` (the
+/// return value of its `switch`, or `task_main`'s second argument). Returns the M that
+/// later resumes the caller.
 ///
 /// # Safety
 /// The caller holds `g` (it is `ACTIVE` and not queued anywhere) and `save` belongs to
-/// the running context.
+/// the running context, which runs on `m`.
 #[inline]
-unsafe fn enter(save: *mut *mut u8, g: &G) {
+unsafe fn enter(save: *mut *mut u8, g: &G, m: &'static M) -> *mut () {
+    let m = m as *const M as *mut ();
     // SAFETY: per the contract.
     unsafe {
         let sp = *g.sp.get();
         if sp.is_null() {
-            arch::start(save, g.stack_top(), g as *const G as *mut (), task_main);
+            arch::start(save, g.stack_top(), g as *const G as *mut (), task_main, m)
         } else {
-            arch::switch(save, sp);
+            arch::switch(save, sp, m)
         }
     }
 }
 
-/// Runs the work the previous context left behind. Every landing point of a switch
-/// calls this first.
+/// Runs the work the previous context left behind on `m`, the M we now run on. Every
+/// landing point of a switch calls this first.
 #[inline(never)]
-fn after_switch() {
-    let m = current_m().expect("gogreen: fatal: switched onto a thread that is not an M");
+fn after_switch(m: &M) {
     match m.pending.replace(Pending::None) {
         Pending::None => {}
         Pending::Park(g) => {
@@ -316,8 +323,9 @@ fn give_stack(m: &M, p: &'static P, g: &'static G) -> bool {
 }
 
 /// The entry function of every G, on its own stack.
-unsafe extern "C" fn task_main(arg: *mut ()) -> ! {
-    after_switch();
+unsafe extern "C" fn task_main(arg: *mut (), m: *mut ()) -> ! {
+    // SAFETY: `enter` passes the M that starts us.
+    after_switch(unsafe { &*(m as *const M) });
     // SAFETY: `enter` passes the G being started.
     let g = unsafe { &*(arg as *const G) };
     // SAFETY: this is the G's one run.
@@ -548,8 +556,9 @@ fn m_main(m: &'static M, p: usize, spinning: bool) -> ! {
         }
         // SAFETY: `find_runnable` took `g` off a queue, so this M holds it; g0's save
         // slot is this M's own.
-        unsafe { enter(m.g0_sp.get(), g) };
-        after_switch();
+        unsafe { enter(m.g0_sp.get(), g, m) };
+        // g0 never migrates: whoever switched back to it runs on this M.
+        after_switch(m);
     }
 }
 

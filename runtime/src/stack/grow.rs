@@ -169,6 +169,7 @@ fn on_new_segment<R, F: FnOnce() -> R>(stack_size: usize, f: F) -> R {
             segment.top(),
             (&raw mut call).cast(),
             entry::<F, R>,
+            std::ptr::null_mut(),
         );
     }
     set_bounds(before, false);
@@ -183,7 +184,7 @@ fn on_new_segment<R, F: FnOnce() -> R>(stack_size: usize, f: F) -> R {
     }
 }
 
-unsafe extern "C" fn entry<F: FnOnce() -> R, R>(arg: *mut ()) -> ! {
+unsafe extern "C" fn entry<F: FnOnce() -> R, R>(arg: *mut (), _: *mut ()) -> ! {
     // SAFETY: `arg` is the `Call` of the suspended `on_new_segment` frame.
     let call = unsafe { &mut *arg.cast::<Call<F, R>>() };
     let f = call.f.take().expect("segment entered twice");
@@ -191,6 +192,6 @@ unsafe extern "C" fn entry<F: FnOnce() -> R, R>(arg: *mut ()) -> ! {
     let mut abandoned = std::ptr::null_mut();
     // SAFETY: `call.back` is the suspended original stack; this segment is never
     // resumed, so its saved pointer goes nowhere.
-    unsafe { arch::switch(&mut abandoned, call.back) };
+    unsafe { arch::switch(&mut abandoned, call.back, std::ptr::null_mut()) };
     unreachable!("a finished stack segment was resumed");
 }
