@@ -194,3 +194,47 @@ fn sleepers_wake_in_deadline_order() {
     sorted.sort();
     assert_eq!(*order, sorted);
 }
+
+#[test]
+fn a_blocking_call_does_not_freeze_the_processor() {
+    one_processor();
+    // A G blocks its OS thread in a call the runtime knows nothing of. sysmon puts a
+    // spare processor in play, and the task queued behind it runs meanwhile.
+    let started = Arc::new(AtomicBool::new(false));
+    let s = started.clone();
+    let blocker = gogreen::spawn(move || {
+        s.store(true, Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    });
+    while !started.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    let queued = gogreen::spawn(|| 42);
+    assert_eq!(queued.join().unwrap(), 42);
+    assert!(
+        !blocker.is_finished(),
+        "the queued task ran only after the blocking call returned"
+    );
+}
+
+#[test]
+fn a_cpu_hog_does_not_freeze_the_processor() {
+    one_processor();
+    // A G that computes without ever calling the runtime: the queued task still runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let hog = gogreen::spawn(move || {
+        let start = std::time::Instant::now();
+        while !s.load(Ordering::Relaxed) {
+            assert!(
+                start.elapsed() < common::PATIENCE,
+                "the queued task never ran"
+            );
+            std::hint::spin_loop();
+        }
+    });
+    let s = stop.clone();
+    let other = gogreen::spawn(move || s.store(true, Ordering::Relaxed));
+    other.join().unwrap();
+    hog.join().unwrap();
+}

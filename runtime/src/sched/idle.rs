@@ -135,7 +135,10 @@ impl<M> Idle<M> {
     /// a spinner); if so, counts it as spinning.
     pub fn try_spin(&self) -> bool {
         let spinning = self.nmspinning.load(Ordering::SeqCst);
-        let busy = self.nprocs - self.npidle.load(Ordering::SeqCst);
+        // Saturating: Ps replaced by spares (sysmon) are briefly extra.
+        let busy = self
+            .nprocs
+            .saturating_sub(self.npidle.load(Ordering::SeqCst));
         if 2 * spinning >= busy {
             return false;
         }
@@ -177,6 +180,11 @@ impl<M> Idle<M> {
     /// whoever takes it from the list hands it a P and unparks it.
     pub fn push_idle_m(&self, m: M) {
         self.lists.lock().midle.push(m);
+    }
+
+    /// Takes a sleeping M off the list, to hand it a P the caller holds.
+    pub fn pop_idle_m(&self) -> Option<M> {
+        self.lists.lock().midle.pop()
     }
 
     /// Takes `m` off the sleeping list, if nobody took it to hand it a P already.

@@ -5,7 +5,8 @@
 //! - An **M** (`worker.rs`) is an OS thread. It runs Gs only while it holds a P.
 //! - A **P** (here) is a logical processor: a local run queue with a `runnext` slot
 //!   (`queue.rs`), a timer heap (`timer.rs`), and caches of free G headers and stacks.
-//!   There are `procs` of them; `procs` Ms run Gs in parallel at most.
+//!   `procs` of them are in play; `procs` Ms run Gs in parallel at most — plus one
+//!   per P whose M is stuck (see "Spare Ps" in `sysmon.rs`).
 //!
 //! The global queue (`inject.rs`) takes overflow and Gs readied from outside; the idle
 //! lists and spinning counters (`idle.rs`) decide when to wake an M; sysmon
@@ -44,6 +45,9 @@ const GFREE_MAX: usize = 64;
 const SLAB: usize = 64;
 /// Task ids a processor takes from the global counter at once.
 const ID_BATCH: u64 = 16;
+/// Spare Ps, to replace Ps whose M is stuck in one G (`sysmon.rs`): at least this many,
+/// at least `procs`.
+const SPARES: usize = 32;
 
 /// Settings fixed when the runtime starts.
 #[derive(Clone, Copy, Debug)]
@@ -54,7 +58,10 @@ pub(crate) struct Settings {
 
 /// The one runtime of the process.
 pub(crate) struct Runtime {
+    /// `procs` Ps in play, then the spares (`sysmon.rs`).
     pub(crate) ps: Box<[P]>,
+    /// Spare Ps not in play: what sysmon takes to replace a P whose M is stuck.
+    pub(crate) spares: Mutex<Vec<usize>>,
     pub(crate) inject: Inject<G>,
     pub(crate) idle: Idle<&'static M>,
     /// Every M ever started (they never exit), by id.
@@ -80,6 +87,13 @@ pub(crate) struct P {
     pub(crate) schedtick: AtomicU32,
     /// Set by sysmon when one G has held the P too long; cleared at every switch-in.
     pub(crate) preempt: AtomicBool,
+    /// Set by sysmon when it put a spare P in play in this one's place, because this
+    /// P's M was stuck in one G. The M gives the P up at its next scheduling point.
+    pub(crate) retired: AtomicBool,
+    /// The spare that replaced this P when it was retired: where its timers go.
+    pub(crate) successor: AtomicUsize,
+    /// In play (counted among the `procs`), as opposed to waiting in `spares`.
+    pub(crate) in_play: AtomicBool,
     local: UnsafeCell<PLocal>,
 }
 
@@ -98,13 +112,16 @@ pub(crate) struct PLocal {
 unsafe impl Sync for P {}
 
 impl P {
-    fn new(id: usize, stack_size: usize) -> Self {
+    fn new(id: usize, stack_size: usize, in_play: bool) -> Self {
         P {
             id,
             runq: RunQueue::new(),
             timers: Timers::new(),
             schedtick: AtomicU32::new(0),
             preempt: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
+            successor: AtomicUsize::new(0),
+            in_play: AtomicBool::new(in_play),
             local: UnsafeCell::new(PLocal {
                 gfree: Vec::with_capacity(GFREE_MAX),
                 stacks: pool::Cache::new(stack_size),
@@ -183,10 +200,12 @@ impl Runtime {
         let _ = gogreen_channel::park::install(&worker::PARK_HOOKS);
         overflow::install(worker::overflow_lookup);
         stack::grow::install(&worker::BOUNDS_HOOKS);
+        let all = settings.procs + settings.procs.max(SPARES);
         Runtime {
-            ps: (0..settings.procs)
-                .map(|i| P::new(i, settings.stack_size))
+            ps: (0..all)
+                .map(|i| P::new(i, settings.stack_size, i < settings.procs))
                 .collect(),
+            spares: Mutex::new((settings.procs..all).rev().collect()),
             inject: Inject::new(),
             idle: Idle::new(settings.procs),
             ms: Mutex::new(Vec::new()),
@@ -224,6 +243,11 @@ impl Runtime {
             .map(|p| p.timers.next())
             .min()
             .unwrap_or(timer::NEVER)
+    }
+
+    /// The Ps in play (a snapshot): the ones that can hold queued Gs.
+    pub(crate) fn in_play(&self) -> impl Iterator<Item = &P> {
+        self.ps.iter().filter(|p| p.in_play.load(Ordering::Relaxed))
     }
 
     fn m_by_id(&self, id: usize) -> Option<&'static M> {

@@ -13,6 +13,22 @@
 //!   wake-up a running P skipped);
 //! - after 10 ms, sets its `preempt` flag, which `gogreen::preempt_point` checks.
 //!
+//! # Spare Ps
+//!
+//! A P whose M has been stuck in one G for 10 ms — a CPU-bound loop, or a call that
+//! blocks the OS thread (`std::fs::read`, `std::thread::sleep`) — while other Gs wait
+//! and no P is idle to run them, is *replaced*: sysmon puts a spare P in play on an M
+//! of its own, which steals the stuck P's queue, and marks the stuck P
+//! `retired`. The stuck M keeps running its G undisturbed — nothing interrupts it, and
+//! its P stays its own, so no queue ever has two owners. At its next scheduling point
+//! (the G parks, yields, exits, or calls `preempt_point` after its flag is up) it gives
+//! the retired P up: what is queued there goes to the global queue, its timers to the
+//! spare that replaced it, the P to the spares, and the M goes to sleep. Go hands the
+//! stuck P itself to another M; replacing it instead costs the hot paths nothing but
+//! one flag load in `next_local`. Up to `SPARES` (or `procs`, if more) Ps can be
+//! replaced at once, that is, that many Gs stuck at the same time; beyond that, queued
+//! work waits until one of them returns.
+//!
 //! It also runs timers more than a millisecond overdue (their Ps are all busy), and
 //! every half second trims stacks that sat unused in the global pool. When every P is
 //! idle and no timer is pending it sleeps until an M is started.
@@ -30,6 +46,8 @@ const MAX_DELAY: Duration = Duration::from_millis(10);
 const IDLE_ROUNDS: u32 = 50;
 /// A G holding its P this long gets the preempt flag.
 const PREEMPT_AFTER: Duration = Duration::from_millis(10);
+/// A P stuck this long, with work waiting and no idle P, is replaced by a spare.
+const HANDOFF_AFTER: Duration = Duration::from_millis(10);
 /// Timers this late are run by sysmon itself.
 const TIMER_SLACK_NS: u64 = 1_000_000;
 const SCAVENGE_EVERY: Duration = Duration::from_millis(500);
@@ -118,15 +136,24 @@ fn run(rt: &'static Runtime) -> ! {
             if !p.runq.ring_is_empty() && worker::wake_idle(rt) {
                 acted = true;
             }
-            if now.duration_since(seen.since) >= PREEMPT_AFTER && !p.preempt.load(Ordering::Relaxed)
-            {
+            let stuck_for = now.duration_since(seen.since);
+            if stuck_for >= PREEMPT_AFTER && !p.preempt.load(Ordering::Relaxed) {
                 p.preempt.store(true, Ordering::Relaxed);
+            }
+            if stuck_for >= HANDOFF_AFTER
+                && p.in_play.load(Ordering::Acquire)
+                && !p.retired.load(Ordering::Acquire)
+                && rt.idle.npidle() == 0
+                && (p.runq.has_work() || !rt.inject.is_empty())
+                && worker::hand_off(rt, p)
+            {
+                acted = true;
             }
         }
         // A missed wake-up (see `worker::submit_new`) leaves work queued beside an
         // idle P: one look per period catches it.
         if rt.idle.npidle() > 0
-            && rt.ps.iter().any(|p| !p.runq.ring_is_empty())
+            && rt.in_play().any(|p| !p.runq.ring_is_empty())
             && worker::wake_idle(rt)
         {
             acted = true;

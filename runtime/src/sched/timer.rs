@@ -93,6 +93,22 @@ impl Timers {
         self.next.store(first, Ordering::Release);
     }
 
+    /// Moves every entry to `other` (a retired P's timers to its successor).
+    pub(crate) fn move_to(&self, other: &Timers) {
+        let entries = {
+            let mut heap = self.heap.lock();
+            self.next.store(NEVER, Ordering::Release);
+            std::mem::take(&mut heap.entries)
+        };
+        if entries.is_empty() {
+            return;
+        }
+        let mut heap = other.heap.lock();
+        heap.entries.extend(entries);
+        let first = heap.entries.peek().map_or(NEVER, |e| e.0.when);
+        other.next.store(first, Ordering::Release);
+    }
+
     /// Runs every entry due at `now`: `wake(g, generation)` for those whose G still waits.
     /// Returns how many Gs were woken.
     pub(crate) fn run(&self, now: u64, mut wake: impl FnMut(&'static G, u32) -> bool) -> usize {

@@ -170,6 +170,10 @@ impl M {
     /// streak), the ring, `runnext`, and the global queue.
     fn next_local(&self, rt: &'static Runtime) -> Option<&'static G> {
         let p = self.p()?;
+        if p.retired.load(Ordering::Relaxed) {
+            // Off to g0, which gives the P up (`find_runnable`).
+            return None;
+        }
         if p.schedtick.load(Ordering::Relaxed) % GLOBAL_TICK == 0 {
             if let Some(g) = rt.inject.pop() {
                 // SAFETY: queued Gs are live headers.
@@ -351,7 +355,7 @@ fn inject_batch(rt: &Runtime, q: &mut Local<'_, G>) -> Option<*mut G> {
     if rt.inject.is_empty() {
         return None;
     }
-    let n = rt.inject.len() / rt.ps.len() + 1;
+    let n = rt.inject.len() / rt.settings.procs + 1;
     let n = n.min(super::queue::CAPACITY as usize / 2);
     let mut first = None;
     // The ring is empty (callers look here after it), so half a ring always fits; were
@@ -568,6 +572,11 @@ fn m_main(m: &'static M, p: usize, spinning: bool) -> ! {
 fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
     loop {
         let p = m.p().expect("gogreen: fatal: looking for work without a P");
+        if p.retired.load(Ordering::Acquire) {
+            retire_p(rt, m, p);
+            stop_m(rt, m);
+            continue;
+        }
         if let Some(g) = m.next_local(rt) {
             m.found_work(rt);
             return g;
@@ -605,10 +614,47 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
     }
 }
 
+/// Gives up a P that sysmon replaced by a spare while this M was stuck in one G: its
+/// queued Gs go to the global queue, its timers to its successor, the P to the spares.
+fn retire_p(rt: &'static Runtime, m: &M, p: &'static P) {
+    let mut q = m.runq(p);
+    let mut queued: Vec<*mut G> = q.take_runnext().into_iter().collect();
+    while let Some(g) = q.pop() {
+        queued.push(g);
+    }
+    p.timers
+        .move_to(&rt.ps[p.successor.load(Ordering::Acquire)].timers);
+    m.p.set(ptr::null());
+    if m.spinning.replace(false) {
+        rt.idle.stop_spinning();
+    }
+    p.retired.store(false, Ordering::Relaxed);
+    p.in_play.store(false, Ordering::Release);
+    rt.spares.lock().push(p.id);
+    if !queued.is_empty() {
+        rt.inject.push_batch(queued);
+        wake_idle(rt);
+    }
+}
+
+/// sysmon found `stuck`'s M stuck in one G while work waits and no P is idle: put a
+/// spare P in play, on an M of its own, and mark `stuck` for retirement. The new M
+/// steals `stuck`'s queued Gs. Returns whether a spare was left.
+pub(super) fn hand_off(rt: &'static Runtime, stuck: &P) -> bool {
+    let Some(spare) = rt.spares.lock().pop() else {
+        return false;
+    };
+    rt.ps[spare].in_play.store(true, Ordering::Release);
+    stuck.successor.store(spare, Ordering::Release);
+    stuck.retired.store(true, Ordering::Release);
+    start_m(rt, spare, rt.idle.pop_idle_m(), false);
+    true
+}
+
 /// Whether any queue or timer has work (T4's re-check).
 fn any_work(rt: &Runtime) -> bool {
     !rt.inject.is_empty()
-        || rt.ps.iter().any(|p| !p.runq.ring_is_empty())
+        || rt.in_play().any(|p| !p.runq.ring_is_empty())
         || rt.earliest_timer() <= rt.now()
 }
 
@@ -620,7 +666,7 @@ fn steal(rt: &'static Runtime, m: &M, p: &'static P) -> Option<&'static G> {
         let start = m.rand() as usize % n;
         for i in 0..n {
             let victim = &rt.ps[(start + i) % n];
-            if ptr::eq(victim, p) {
+            if ptr::eq(victim, p) || !victim.in_play.load(Ordering::Relaxed) {
                 continue;
             }
             if round == STEAL_ROUNDS - 1
@@ -757,8 +803,13 @@ pub(crate) fn yield_current() -> bool {
     let Some(m) = current_m() else { return false };
     let Some(g) = m.curg() else { return false };
     let rt = runtime();
-    if let Some(next) = m.next_local(rt) {
-        m.switch_from(g, Some(next), Pending::Yield(g));
+    match m.next_local(rt) {
+        Some(next) => m.switch_from(g, Some(next), Pending::Yield(g)),
+        // A retired P is given up on g0, even when nothing else waits.
+        None if m.p().is_some_and(|p| p.retired.load(Ordering::Relaxed)) => {
+            m.switch_from(g, None, Pending::Yield(g))
+        }
+        None => {}
     }
     true
 }
