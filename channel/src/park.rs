@@ -172,10 +172,10 @@ pub fn current() -> Unparker {
 /// Parks the caller until unparked or until `deadline`; may return spuriously.
 #[inline]
 pub fn park(deadline: Option<Instant>) {
-    if let Some(h) = hooks() {
-        if (h.park)(deadline) {
-            return;
-        }
+    if let Some(h) = hooks()
+        && (h.park)(deadline)
+    {
+        return;
     }
     os::park(deadline)
 }
@@ -184,10 +184,10 @@ pub fn park(deadline: Option<Instant>) {
 /// scheduler on a plain thread.
 #[inline]
 pub fn snooze() {
-    if let Some(h) = hooks() {
-        if (h.snooze)() {
-            return;
-        }
+    if let Some(h) = hooks()
+        && (h.snooze)()
+    {
+        return;
     }
     os::snooze()
 }
