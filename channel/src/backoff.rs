@@ -14,10 +14,10 @@ use crate::park;
 
 /// Steps that spin with `spin_loop` hints (1, 2, 4, 8 of them): short, because in a green
 /// thread the thread we wait for may need our processor.
-const SPIN_LIMIT: u32 = 3;
+const SPIN_LIMIT: u32 = 6;
 
 /// The step after which [`Spin::is_completed`] says: stop trying, block.
-const SNOOZE_LIMIT: u32 = 9;
+const SNOOZE_LIMIT: u32 = 10;
 
 /// Exponential backoff for one waiting episode; make a new one for each.
 pub(crate) struct Spin {

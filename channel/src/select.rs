@@ -677,7 +677,11 @@ impl SelectedOperation<'_> {
 
 impl Drop for SelectedOperation<'_> {
     fn drop(&mut self) {
-        panic!("dropped a `SelectedOperation` without completing the operation");
+        // Not while unwinding already (a wrong handle passed to `send`/`recv`, a panicking
+        // message expression): a second panic would abort.
+        if !std::thread::panicking() {
+            panic!("dropped a `SelectedOperation` without completing the operation");
+        }
     }
 }
 

@@ -187,16 +187,18 @@ macro_rules! __select_dispatch {
     }};
     ($sel:ident $n:tt [(recv $chan:ident ($res:pat) [$($body:tt)*]) $($rest:tt)*]) => {
         if $sel.index() == $n {
-            let $res = $sel.recv($chan);
-            $($body)*
+            match $sel.recv($chan) {
+                $res => $($body)*
+            }
         } else {
             $crate::__select_dispatch!($sel ($n + 1) [$($rest)*])
         }
     };
     ($sel:ident $n:tt [(send $chan:ident ($m:expr) ($res:pat) [$($body:tt)*]) $($rest:tt)*]) => {
         if $sel.index() == $n {
-            let $res = $sel.send($chan, $m);
-            $($body)*
+            match $sel.send($chan, $m) {
+                $res => $($body)*
+            }
         } else {
             $crate::__select_dispatch!($sel ($n + 1) [$($rest)*])
         }
