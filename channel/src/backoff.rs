@@ -33,10 +33,13 @@ impl Spin {
         }
     }
 
-    /// Backs off after a lost race; the winner is running, so this never yields.
+    /// Backs off after a lost race, or while another thread finishes a step it has
+    /// just begun: that thread is running, so this never yields (except under loom,
+    /// which runs one thread at a time and must be told to switch).
     #[inline]
     pub(crate) fn spin(&mut self) {
         if LOOM {
+            park::snooze();
             return;
         }
         for _ in 0..1u32 << self.step.min(SPIN_LIMIT) {
