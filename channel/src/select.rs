@@ -417,29 +417,49 @@ pub fn select<'a>(handles: &mut [Handle<'a>], biased: bool) -> SelectedOperation
     }
 }
 
-/// `select!` with `default =>`: selects an operation that is ready now.
-#[doc(hidden)]
-pub fn try_select<'a>(
-    handles: &mut [Handle<'a>],
-    biased: bool,
-) -> Result<SelectedOperation<'a>, TrySelectError> {
-    number(handles);
-    run_select(handles, Timeout::Now, biased)
-        .map(selected)
-        .ok_or(TrySelectError)
+/// The index of a [`SelectedOperation`] that stands for "nothing was selected": the
+/// `select!` macro's `default` arm.
+const NONE: usize = usize::MAX;
+
+fn not_selected<'a>() -> SelectedOperation<'a> {
+    SelectedOperation {
+        token: Token::default(),
+        index: NONE,
+        ptr: std::ptr::null(),
+        _marker: PhantomData,
+    }
 }
 
-/// `select!` with `default(timeout) =>`.
+/// `select!` with `default =>`: selects an operation that is ready now, or returns one
+/// for which [`is_none`] holds.
+#[doc(hidden)]
+pub fn try_select<'a>(handles: &mut [Handle<'a>], biased: bool) -> SelectedOperation<'a> {
+    number(handles);
+    run_select(handles, Timeout::Now, biased).map_or_else(not_selected, selected)
+}
+
+/// `select!` with `default(timeout) =>`; as [`try_select`].
 #[doc(hidden)]
 pub fn select_timeout<'a>(
     handles: &mut [Handle<'a>],
     timeout: Duration,
     biased: bool,
-) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
+) -> SelectedOperation<'a> {
     number(handles);
-    run_select(handles, Timeout::after(timeout), biased)
-        .map(selected)
-        .ok_or(SelectTimeoutError)
+    run_select(handles, Timeout::after(timeout), biased).map_or_else(not_selected, selected)
+}
+
+/// Whether `select!` found nothing to select.
+#[doc(hidden)]
+pub fn is_none(op: &SelectedOperation<'_>) -> bool {
+    op.index == NONE
+}
+
+/// Consumes the result of a `select!` that found nothing.
+#[doc(hidden)]
+pub fn discard(op: SelectedOperation<'_>) {
+    assert!(is_none(&op), "a selected operation must be completed");
+    mem::forget(op);
 }
 
 /// A set of channel operations to wait on, for when the set is known only at run time.
@@ -679,7 +699,7 @@ impl Drop for SelectedOperation<'_> {
     fn drop(&mut self) {
         // Not while unwinding already (a wrong handle passed to `send`/`recv`, a panicking
         // message expression): a second panic would abort.
-        if !std::thread::panicking() {
+        if self.index != NONE && !std::thread::panicking() {
             panic!("dropped a `SelectedOperation` without completing the operation");
         }
     }

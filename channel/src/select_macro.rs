@@ -158,21 +158,27 @@ macro_rules! __select_bind {
     ($b:tt [$( ($kind:ident $chan:ident $($arm:tt)*) )*] [] [() [$($default:tt)*]]) => {{
         let handles: &mut [$crate::internal::Handle<'_>] =
             &mut [$( $crate::internal::Handle::$kind($chan) ),*];
-        match $crate::internal::try_select(handles, $b) {
-            ::core::result::Result::Ok(sel) => {
-                $crate::__select_dispatch!(sel 0usize [$( ($kind $chan $($arm)*) )*])
-            }
-            ::core::result::Result::Err(_) => { $($default)* }
+        // Not a `Result` matched in place: its drop after an arm body would keep the
+        // channels borrowed, and an arm body may reassign a channel variable. `sel` is
+        // consumed on every path before any body runs.
+        let sel = $crate::internal::try_select(handles, $b);
+        if $crate::internal::is_none(&sel) {
+            $crate::internal::discard(sel);
+            $($default)*
+        } else {
+            $crate::__select_dispatch!(sel 0usize [$( ($kind $chan $($arm)*) )*])
         }
     }};
     ($b:tt [$( ($kind:ident $chan:ident $($arm:tt)*) )*] [] [($t:expr) [$($default:tt)*]]) => {{
         let handles: &mut [$crate::internal::Handle<'_>] =
             &mut [$( $crate::internal::Handle::$kind($chan) ),*];
-        match $crate::internal::select_timeout(handles, $t, $b) {
-            ::core::result::Result::Ok(sel) => {
-                $crate::__select_dispatch!(sel 0usize [$( ($kind $chan $($arm)*) )*])
-            }
-            ::core::result::Result::Err(_) => { $($default)* }
+        // As above.
+        let sel = $crate::internal::select_timeout(handles, $t, $b);
+        if $crate::internal::is_none(&sel) {
+            $crate::internal::discard(sel);
+            $($default)*
+        } else {
+            $crate::__select_dispatch!(sel 0usize [$( ($kind $chan $($arm)*) )*])
         }
     }};
 }

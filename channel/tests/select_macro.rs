@@ -325,3 +325,24 @@ fn empty_select_with_timeout_waits_it_out() {
     }
     assert!(start.elapsed() >= ms(20));
 }
+
+#[test]
+fn arm_and_default_bodies_may_replace_the_channels() {
+    let (s, r) = bounded::<i32>(1);
+    let (mut s, mut r) = (s, r);
+    s.send(1).unwrap();
+    select! {
+        recv(r) -> v => { assert_eq!(v, Ok(1)); r = never(); }
+        default => unreachable!(),
+    }
+    select! {
+        recv(r) -> _ => unreachable!(),
+        default => { let (s2, r2) = bounded(1); s = s2; r = r2; }
+    }
+    select! {
+        send(s, 2) -> res => { res.unwrap(); s = bounded(0).0; }
+        default(ms(10)) => unreachable!(),
+    }
+    assert_eq!(r.recv(), Ok(2));
+    let _ = s;
+}
