@@ -99,11 +99,33 @@ impl Waiter {
     }
 
     /// Tries to end the wait with `sel`; on failure returns what ended it first.
+    ///
+    /// For the owner, and for wakers that keep the record alive past the CAS (`close`,
+    /// which leaves the entry linked). A waker after whose CAS the owner may return uses
+    /// [`Waiter::select_through`] instead.
     #[inline]
     pub(crate) fn try_select(&self, sel: Selected) -> Result<(), Selected> {
+        Waiter::select_through(&self.state, sel)
+    }
+
+    /// The state word alone, for [`Waiter::select_through`].
+    #[inline]
+    pub(crate) fn state(&self) -> &AtomicUsize {
+        &self.state
+    }
+
+    /// Tries to select a waiter through its state word.
+    ///
+    /// Once the CAS succeeds the owner may return and free the record while this call is
+    /// still running, so it must not be made through a `&Waiter` argument: a reference
+    /// argument promises the whole `Waiter`, its unparker included, stays valid until the
+    /// call returns (Miri's Stacked Borrows flags exactly that). `&AtomicUsize` is
+    /// interior-mutable and promises nothing of the sort (as in `Arc`'s drop).
+    #[inline]
+    pub(crate) fn select_through(state: &AtomicUsize, sel: Selected) -> Result<(), Selected> {
         // AcqRel: Release publishes what the winner wrote before (a message in a packet,
         // the channel's closed mark), Acquire pairs with an earlier winner's Release.
-        self.state
+        state
             .compare_exchange(
                 WAITING,
                 sel.into_usize(),

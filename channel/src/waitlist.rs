@@ -163,7 +163,7 @@ impl WaitList {
             // SAFETY: linked entries are alive while we hold the lock.
             let entry = unsafe { &*self.selectors.head };
             let waiter = entry.waiter();
-            let oper = entry.oper();
+            let (oper, state) = (entry.oper(), waiter.state());
             let candidate = waiter
                 .is_waiting()
                 .then(|| (waiter.unparker().clone(), entry.packet.get()));
@@ -171,9 +171,9 @@ impl WaitList {
             // SAFETY: `entry` is the head of `selectors`.
             unsafe { self.selectors.remove(entry) };
             if let Some((unparker, packet)) = candidate
-                && waiter.try_select(Selected::Operation(oper)).is_ok()
+                && Waiter::select_through(state, Selected::Operation(oper)).is_ok()
             {
-                // `entry` and `waiter` may be dangling from here on.
+                // `entry`, `waiter` and `state` may be dangling from here on.
                 return Some(Wakeup { unparker, packet });
             }
         }
@@ -202,11 +202,12 @@ impl WaitList {
             // SAFETY: linked entries are alive while we hold the lock.
             let entry = unsafe { &*self.observers.head };
             let waiter = entry.waiter();
-            let oper = entry.oper();
+            let (oper, state) = (entry.oper(), waiter.state());
             let unparker = waiter.unparker().clone();
             // SAFETY: `entry` is the head of `observers`.
             unsafe { self.observers.remove(entry) };
-            if waiter.try_select(Selected::Operation(oper)).is_ok() {
+            // As in `try_select`: after the CAS the record may be gone.
+            if Waiter::select_through(state, Selected::Operation(oper)).is_ok() {
                 unparker.unpark();
             }
         }

@@ -41,6 +41,9 @@ impl Kind {
     }
 }
 
+/// Messages per test: few under Miri, which interprets every step.
+const MSGS: usize = if cfg!(miri) { 40 } else { 10_000 };
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -102,11 +105,11 @@ fn prefill(s: &Sender<i32>, kind: Kind, n: usize) {
 fn fifo_across_threads(kind: Kind) {
     let (s, r) = kind.make();
     let t = thread::spawn(move || {
-        for i in 0..10_000 {
+        for i in 0..MSGS as i32 {
             s.send(i).unwrap();
         }
     });
-    for i in 0..10_000 {
+    for i in 0..MSGS as i32 {
         assert_eq!(r.recv(), Ok(i));
     }
     assert_eq!(r.recv(), Err(RecvError));
@@ -358,11 +361,11 @@ fn iterators(kind: Kind) {
 fn zero_sized_messages(kind: Kind) {
     let (s, r) = kind.make::<()>();
     let t = thread::spawn(move || {
-        for _ in 0..1000 {
+        for _ in 0..MSGS {
             s.send(()).unwrap();
         }
     });
-    assert_eq!(r.iter().count(), 1000);
+    assert_eq!(r.iter().count(), MSGS);
     t.join().unwrap();
 
     // Go's [0]byte.
@@ -377,11 +380,11 @@ fn large_messages(kind: Kind) {
     struct Big([u64; 1024]);
     let (s, r) = kind.make::<Box<Big>>();
     let t = thread::spawn(move || {
-        for i in 0..50u64 {
+        for i in 0..MSGS.min(50) as u64 {
             s.send(Box::new(Big([i; 1024]))).unwrap();
         }
     });
-    for i in 0..50u64 {
+    for i in 0..MSGS.min(50) as u64 {
         let b = r.recv().unwrap();
         assert!(b.0.iter().all(|&x| x == i));
     }
@@ -392,12 +395,12 @@ fn large_messages(kind: Kind) {
     let t = thread::Builder::new()
         .stack_size(1 << 20)
         .spawn(move || {
-            for i in 0..20u64 {
+            for i in 0..MSGS.min(20) as u64 {
                 s.send(Big([i; 1024])).unwrap();
             }
         })
         .unwrap();
-    for i in 0..20u64 {
+    for i in 0..MSGS.min(20) as u64 {
         assert_eq!(r.recv().unwrap().0[1023], i);
     }
     t.join().unwrap();
@@ -464,7 +467,7 @@ fn blocked_sends_drop_once_on_close(kind: Kind) {
 fn mpmc_counts(kind: Kind) {
     const P: usize = 4;
     const C: usize = 4;
-    const N: usize = if cfg!(miri) { 50 } else { 5_000 };
+    const N: usize = if cfg!(miri) { 10 } else { 5_000 };
     let (s, r) = kind.make::<usize>();
     let seen: Arc<Vec<AtomicUsize>> = Arc::new((0..P * N).map(|_| AtomicUsize::new(0)).collect());
     let start = Arc::new(Barrier::new(P + C));
@@ -531,7 +534,7 @@ fn bounded_capacity_is_respected_across_wraparound() {
 #[test]
 fn unbounded_spans_many_blocks() {
     let (s, r) = unbounded::<usize>();
-    let n = if cfg!(miri) { 100 } else { 100_000 };
+    let n = if cfg!(miri) { 70 } else { 100_000 };
     for i in 0..n {
         s.send(i).unwrap();
     }

@@ -66,6 +66,7 @@ fn recv_depth(s: Sender<u64>, r: Receiver<u64>) -> usize {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri's stacks are not laid out like native ones")]
 fn blocked_recv_stack_depth() {
     park::install(&HOOKS).ok().expect("first install");
     let (s, r) = bounded(0);
