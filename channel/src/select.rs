@@ -257,7 +257,7 @@ fn select_round(
                 deadline = Some(deadline.map_or(d, |x| x.min(d)));
             }
         }
-        sel = waiter.wait_until(deadline);
+        sel = waiter.spin_then_wait_until(deadline);
     }
     for (h, e) in handles.iter().zip(entries).take(registered) {
         h.handle.unregister(e);

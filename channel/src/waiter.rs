@@ -155,12 +155,14 @@ impl Waiter {
         &self.unparker
     }
 
-    /// Blocks until selected or until `deadline`, when the waiter aborts itself.
+    /// Like [`wait_until`](Waiter::wait_until), but spins and snoozes a little first.
     ///
-    /// Spins and snoozes a little first: a hand-off between two running threads usually
-    /// lands within that window, and parking costs a system call on an OS thread.
+    /// For the rendezvous flavor and `select`, which have tried their operations once and
+    /// registered at once: a hand-off between two running threads usually lands within
+    /// that window, and parking costs a system call on an OS thread. (The buffered
+    /// flavors spin *before* registering instead, where a success needs no lock.)
     #[inline(never)]
-    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Selected {
+    pub(crate) fn spin_then_wait_until(&self, deadline: Option<Instant>) -> Selected {
         let mut spin = Spin::new();
         loop {
             let sel = self.selected();
@@ -168,10 +170,15 @@ impl Waiter {
                 return sel;
             }
             if spin.is_completed() {
-                break;
+                return self.wait_until(deadline);
             }
             spin.snooze();
         }
+    }
+
+    /// Blocks until selected or until `deadline`, when the waiter aborts itself.
+    #[inline(never)]
+    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Selected {
         loop {
             let sel = self.selected();
             if sel != Selected::Waiting {

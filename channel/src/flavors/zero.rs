@@ -280,7 +280,7 @@ impl<T> Channel<T> {
         unsafe { inner.senders.register(&entry) };
         inner.receivers.notify_observers();
         drop(inner);
-        match waiter.wait_until(deadline) {
+        match waiter.spin_then_wait_until(deadline) {
             Selected::Operation(_) => {
                 packet.wait_ready();
                 Ok(())
@@ -340,7 +340,7 @@ impl<T> Channel<T> {
         unsafe { inner.receivers.register(&entry) };
         inner.senders.notify_observers();
         drop(inner);
-        match waiter.wait_until(deadline) {
+        match waiter.spin_then_wait_until(deadline) {
             Selected::Operation(_) => {
                 packet.wait_ready();
                 // SAFETY: `ready` says the sender wrote and is done with the packet.
