@@ -3,7 +3,7 @@
 //! - [`bounded`]`(n)`: a ring buffer of `n` messages; [`bounded`]`(0)`: a rendezvous,
 //!   where a send completes only when a receiver takes the message;
 //! - [`unbounded`]: a linked list of blocks, sends never block;
-//! - [`after`], [`at`], [`tick`], [`never`]: timer and never-ready receivers for `select!`;
+//! - [`after`], [`at`], [`tick`], [`never()`]: timer and never-ready receivers for `select!`;
 //! - [`select!`], [`select_biased!`] and the dynamic [`Select`].
 //!
 //! Semantics are Go's in Rust clothes: a send on a closed channel returns the message in

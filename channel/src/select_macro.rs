@@ -21,7 +21,8 @@
 /// ready (the arm then gets an `Err`). Without a `default` arm the select blocks; with no
 /// arms at all it blocks forever, like Go's `select {}`. The `value` of a send arm is
 /// evaluated only if that arm is chosen; if the channel turns out closed, it comes back in
-/// the `SendError`.
+/// the `SendError`. (On a rendezvous channel the chosen receiver waits while `value` is
+/// evaluated: compute anything expensive, or anything that blocks, before the `select!`.)
 ///
 /// Use [`never()`](crate::never) for an arm that must not fire (Go's nil channel).
 ///
