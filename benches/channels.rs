@@ -8,6 +8,12 @@
 //!
 //!     cargo bench --bench channels                 # everything, a few minutes
 //!     cargo bench --bench channels -- ping_pong    # one group
+//!     INTERLEAVED=21 cargo bench --bench channels  # see below
+//!
+//! Criterion measures one library after the other, so on a machine shared with other
+//! work a load change between the two shows up as a difference between them. With
+//! `INTERLEAVED=n` the bench instead runs each workload n times per library, alternating
+//! the libraries run by run, and prints the medians and their ratio.
 
 use std::hint::black_box;
 use std::thread;
@@ -70,8 +76,77 @@ const FLAVORS: [(&str, Option<usize>); 4] = [
     ("unbounded", None),
 ];
 
+/// Shapes as (name, producers, consumers).
+const SHAPES: [(&str, usize, usize); 3] = [("spsc", 1, 1), ("mpsc", 4, 1), ("mpmc", 4, 4)];
+
+fn gogreen_run(cap: Option<usize>, producers: usize, consumers: usize) -> Duration {
+    let (s, r) = match cap {
+        Some(n) => gogreen::chan::bounded::<usize>(n),
+        None => gogreen::chan::unbounded::<usize>(),
+    };
+    let rs = (0..consumers).map(|_| r.clone()).collect();
+    drop(r);
+    run(
+        s,
+        rs,
+        producers,
+        |s, i| s.send(i).unwrap(),
+        |r| {
+            black_box(r.recv().unwrap());
+        },
+    )
+}
+
+fn crossbeam_run(cap: Option<usize>, producers: usize, consumers: usize) -> Duration {
+    let (s, r) = match cap {
+        Some(n) => crossbeam_channel::bounded::<usize>(n),
+        None => crossbeam_channel::unbounded::<usize>(),
+    };
+    let rs = (0..consumers).map(|_| r.clone()).collect();
+    drop(r);
+    run(
+        s,
+        rs,
+        producers,
+        |s, i| s.send(i).unwrap(),
+        |r| {
+            black_box(r.recv().unwrap());
+        },
+    )
+}
+
+/// std's receiver cannot be shared: single consumer only.
+fn std_run(cap: Option<usize>, producers: usize) -> Duration {
+    match cap {
+        Some(n) => {
+            let (s, r) = std::sync::mpsc::sync_channel::<usize>(n);
+            run(
+                s,
+                vec![r],
+                producers,
+                |s, i| s.send(i).unwrap(),
+                |r| {
+                    black_box(r.recv().unwrap());
+                },
+            )
+        }
+        None => {
+            let (s, r) = std::sync::mpsc::channel::<usize>();
+            run(
+                s,
+                vec![r],
+                producers,
+                |s, i| s.send(i).unwrap(),
+                |r| {
+                    black_box(r.recv().unwrap());
+                },
+            )
+        }
+    }
+}
+
 fn throughput(c: &mut Criterion) {
-    for (shape, producers, consumers) in [("spsc", 1, 1), ("mpsc", 4, 1), ("mpmc", 4, 4)] {
+    for (shape, producers, consumers) in SHAPES {
         for (flavor, cap) in FLAVORS {
             let mut g = c.benchmark_group(format!("{shape}/{flavor}"));
             g.sampling_mode(SamplingMode::Flat)
@@ -79,68 +154,12 @@ fn throughput(c: &mut Criterion) {
                 .warm_up_time(Duration::from_millis(500))
                 .measurement_time(Duration::from_secs(2))
                 .throughput(Throughput::Elements(MSGS as u64));
-
-            bench(&mut g, "gogreen", || {
-                let (s, r) = match cap {
-                    Some(n) => gogreen::chan::bounded::<usize>(n),
-                    None => gogreen::chan::unbounded::<usize>(),
-                };
-                let rs = (0..consumers).map(|_| r.clone()).collect();
-                drop(r);
-                run(
-                    s,
-                    rs,
-                    producers,
-                    |s, i| s.send(i).unwrap(),
-                    |r| {
-                        black_box(r.recv().unwrap());
-                    },
-                )
-            });
+            bench(&mut g, "gogreen", || gogreen_run(cap, producers, consumers));
             bench(&mut g, "crossbeam", || {
-                let (s, r) = match cap {
-                    Some(n) => crossbeam_channel::bounded::<usize>(n),
-                    None => crossbeam_channel::unbounded::<usize>(),
-                };
-                let rs = (0..consumers).map(|_| r.clone()).collect();
-                drop(r);
-                run(
-                    s,
-                    rs,
-                    producers,
-                    |s, i| s.send(i).unwrap(),
-                    |r| {
-                        black_box(r.recv().unwrap());
-                    },
-                )
+                crossbeam_run(cap, producers, consumers)
             });
             if consumers == 1 {
-                match cap {
-                    Some(n) => bench(&mut g, "std_mpsc", || {
-                        let (s, r) = std::sync::mpsc::sync_channel::<usize>(n);
-                        run(
-                            s,
-                            vec![r],
-                            producers,
-                            |s, i| s.send(i).unwrap(),
-                            |r| {
-                                black_box(r.recv().unwrap());
-                            },
-                        )
-                    }),
-                    None => bench(&mut g, "std_mpsc", || {
-                        let (s, r) = std::sync::mpsc::channel::<usize>();
-                        run(
-                            s,
-                            vec![r],
-                            producers,
-                            |s, i| s.send(i).unwrap(),
-                            |r| {
-                                black_box(r.recv().unwrap());
-                            },
-                        )
-                    }),
-                }
+                bench(&mut g, "std_mpsc", || std_run(cap, producers));
             }
             g.finish();
         }
@@ -175,6 +194,33 @@ where
     start.elapsed()
 }
 
+fn gogreen_ping_pong() -> Duration {
+    ping_pong_with(
+        gogreen::chan::bounded(0),
+        gogreen::chan::bounded(0),
+        |s, v| s.send(v).unwrap(),
+        |r| r.recv().unwrap(),
+    )
+}
+
+fn crossbeam_ping_pong() -> Duration {
+    ping_pong_with(
+        crossbeam_channel::bounded(0),
+        crossbeam_channel::bounded(0),
+        |s, v| s.send(v).unwrap(),
+        |r| r.recv().unwrap(),
+    )
+}
+
+fn std_ping_pong() -> Duration {
+    ping_pong_with(
+        std::sync::mpsc::sync_channel(0),
+        std::sync::mpsc::sync_channel(0),
+        |s, v| s.send(v).unwrap(),
+        |r| r.recv().unwrap(),
+    )
+}
+
 fn ping_pong(c: &mut Criterion) {
     let mut g = c.benchmark_group("ping_pong");
     g.sampling_mode(SamplingMode::Flat)
@@ -182,32 +228,69 @@ fn ping_pong(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .throughput(Throughput::Elements(ROUND_TRIPS as u64));
-    bench(&mut g, "gogreen", || {
-        ping_pong_with(
-            gogreen::chan::bounded(0),
-            gogreen::chan::bounded(0),
-            |s, v| s.send(v).unwrap(),
-            |r| r.recv().unwrap(),
-        )
-    });
-    bench(&mut g, "crossbeam", || {
-        ping_pong_with(
-            crossbeam_channel::bounded(0),
-            crossbeam_channel::bounded(0),
-            |s, v| s.send(v).unwrap(),
-            |r| r.recv().unwrap(),
-        )
-    });
-    bench(&mut g, "std_mpsc", || {
-        ping_pong_with(
-            std::sync::mpsc::sync_channel(0),
-            std::sync::mpsc::sync_channel(0),
-            |s, v| s.send(v).unwrap(),
-            |r| r.recv().unwrap(),
-        )
-    });
+    bench(&mut g, "gogreen", gogreen_ping_pong);
+    bench(&mut g, "crossbeam", crossbeam_ping_pong);
+    bench(&mut g, "std_mpsc", std_ping_pong);
     g.finish();
 }
 
-criterion::criterion_group!(benches, ping_pong, throughput);
-criterion::criterion_main!(benches);
+/// Runs every workload `rounds` times per library, alternating the libraries, and prints
+/// median times (per message, per round trip) and the ratio gogreen / crossbeam.
+fn interleaved(rounds: usize) {
+    fn median(mut v: Vec<Duration>, per: usize) -> f64 {
+        v.sort();
+        v[v.len() / 2].as_nanos() as f64 / per as f64
+    }
+    println!(
+        "{:<18} {:>12} {:>12} {:>12} {:>8}",
+        "ns per message", "gogreen", "crossbeam", "std_mpsc", "g / cb"
+    );
+    let line = |name: &str, per: usize, libs: &[&dyn Fn() -> Duration]| {
+        let mut times = vec![Vec::new(); libs.len()];
+        for _ in 0..rounds {
+            for (t, f) in times.iter_mut().zip(libs) {
+                t.push(f());
+            }
+        }
+        let m: Vec<f64> = times.into_iter().map(|t| median(t, per)).collect();
+        let std = m.get(2).map_or(String::new(), |s| format!("{s:.1}"));
+        println!(
+            "{name:<18} {:>12.1} {:>12.1} {std:>12} {:>8.2}",
+            m[0],
+            m[1],
+            m[0] / m[1]
+        );
+    };
+    for (shape, producers, consumers) in SHAPES {
+        for (flavor, cap) in FLAVORS {
+            let g = move || gogreen_run(cap, producers, consumers);
+            let cb = move || crossbeam_run(cap, producers, consumers);
+            let st = move || std_run(cap, producers);
+            let name = format!("{shape}/{flavor}");
+            if consumers == 1 {
+                line(&name, MSGS, &[&g, &cb, &st]);
+            } else {
+                line(&name, MSGS, &[&g, &cb]);
+            }
+        }
+    }
+    line(
+        "ping_pong",
+        ROUND_TRIPS,
+        &[&gogreen_ping_pong, &crossbeam_ping_pong, &std_ping_pong],
+    );
+}
+
+fn main() {
+    if let Some(rounds) = std::env::var("INTERLEAVED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        interleaved(rounds);
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args();
+    ping_pong(&mut c);
+    throughput(&mut c);
+    c.final_summary();
+}
