@@ -3,7 +3,9 @@
 //! Each benchmark moves `MSGS` messages through one channel: spsc (1 producer, 1 consumer),
 //! mpsc (4 producers, 1 consumer) and mpmc (4 and 4; std's receiver cannot be shared) over
 //! `bounded(0)`, `bounded(1)`, `bounded(CAP)` and `unbounded()`; plus `ping_pong`, a value
-//! bounced `ROUND_TRIPS` times between two threads over two rendezvous channels.
+//! bounced `ROUND_TRIPS` times between two threads over two rendezvous channels, and
+//! `select4`, one thread selecting over four rendezvous channels fed by four threads
+//! (the anchors' workload; std has no select).
 //! Thread start-up is inside the measurement, equally for every library.
 //!
 //!     cargo bench --bench channels                 # everything, a few minutes
@@ -221,6 +223,57 @@ fn std_ping_pong() -> Duration {
     )
 }
 
+/// One thread receives `MSGS` messages through a `select` over four rendezvous channels,
+/// each fed by its own thread.
+macro_rules! select4 {
+    ($chan:ident, $select:ident) => {{
+        let chans: Vec<_> = (0..4).map(|_| $chan::bounded::<usize>(0)).collect();
+        let start = Instant::now();
+        thread::scope(|scope| {
+            for (s, _) in &chans {
+                scope.spawn(move || {
+                    for i in 0..MSGS / 4 {
+                        s.send(i).unwrap();
+                    }
+                });
+            }
+            let (r0, r1, r2, r3) = (&chans[0].1, &chans[1].1, &chans[2].1, &chans[3].1);
+            for _ in 0..MSGS {
+                $select! {
+                    recv(r0) -> v => { black_box(v.unwrap()); }
+                    recv(r1) -> v => { black_box(v.unwrap()); }
+                    recv(r2) -> v => { black_box(v.unwrap()); }
+                    recv(r3) -> v => { black_box(v.unwrap()); }
+                }
+            }
+        });
+        start.elapsed()
+    }};
+}
+
+fn gogreen_select4() -> Duration {
+    use gogreen::chan;
+    use gogreen_channel::select;
+    select4!(chan, select)
+}
+
+fn crossbeam_select4() -> Duration {
+    use crossbeam_channel::select;
+    select4!(crossbeam_channel, select)
+}
+
+fn select4(c: &mut Criterion) {
+    let mut g = c.benchmark_group("select4");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(MSGS as u64));
+    bench(&mut g, "gogreen", gogreen_select4);
+    bench(&mut g, "crossbeam", crossbeam_select4);
+    g.finish();
+}
+
 fn ping_pong(c: &mut Criterion) {
     let mut g = c.benchmark_group("ping_pong");
     g.sampling_mode(SamplingMode::Flat)
@@ -279,6 +332,7 @@ fn interleaved(rounds: usize) {
         ROUND_TRIPS,
         &[&gogreen_ping_pong, &crossbeam_ping_pong, &std_ping_pong],
     );
+    line("select4", MSGS, &[&gogreen_select4, &crossbeam_select4]);
 }
 
 fn main() {
@@ -291,6 +345,7 @@ fn main() {
     }
     let mut c = Criterion::default().configure_from_args();
     ping_pong(&mut c);
+    select4(&mut c);
     throughput(&mut c);
     c.final_summary();
 }
