@@ -39,5 +39,5 @@ pub use crate::select::{Select, SelectedOperation};
 /// What the `select!` macro expands to; not a public API.
 #[doc(hidden)]
 pub mod internal {
-    pub use crate::select::{Handle, discard, is_none, select, select_timeout, try_select};
+    pub use crate::select::{Handle, discard, is_none, select, select_or_default};
 }

@@ -430,23 +430,17 @@ fn not_selected<'a>() -> SelectedOperation<'a> {
     }
 }
 
-/// `select!` with `default =>`: selects an operation that is ready now, or returns one
-/// for which [`is_none`] holds.
+/// `select!` with a `default` arm: selects an operation that is ready now (`timeout`
+/// `None`) or within `timeout`, or returns one for which [`is_none`] holds.
 #[doc(hidden)]
-pub fn try_select<'a>(handles: &mut [Handle<'a>], biased: bool) -> SelectedOperation<'a> {
-    number(handles);
-    run_select(handles, Timeout::Now, biased).map_or_else(not_selected, selected)
-}
-
-/// `select!` with `default(timeout) =>`; as [`try_select`].
-#[doc(hidden)]
-pub fn select_timeout<'a>(
+pub fn select_or_default<'a>(
     handles: &mut [Handle<'a>],
-    timeout: Duration,
+    timeout: Option<Duration>,
     biased: bool,
 ) -> SelectedOperation<'a> {
     number(handles);
-    run_select(handles, Timeout::after(timeout), biased).map_or_else(not_selected, selected)
+    let timeout = timeout.map_or(Timeout::Now, Timeout::after);
+    run_select(handles, timeout, biased).map_or_else(not_selected, selected)
 }
 
 /// Whether `select!` found nothing to select.

@@ -100,22 +100,22 @@ macro_rules! __select_parse {
 
     // default => body, default(timeout) => body
     (@parse $b:tt $arms:tt [] default => $body:expr, $($rest:tt)*) => {
-        $crate::__select_parse!(@parse $b $arms [() [$body]] $($rest)*)
+        $crate::__select_parse!(@parse $b $arms [(::core::option::Option::None) [$body]] $($rest)*)
     };
     (@parse $b:tt $arms:tt [] default => $body:expr) => {
-        $crate::__select_parse!(@parse $b $arms [() [$body]])
+        $crate::__select_parse!(@parse $b $arms [(::core::option::Option::None) [$body]])
     };
     (@parse $b:tt $arms:tt [] default => $body:block $($rest:tt)*) => {
-        $crate::__select_parse!(@parse $b $arms [() [$body]] $($rest)*)
+        $crate::__select_parse!(@parse $b $arms [(::core::option::Option::None) [$body]] $($rest)*)
     };
     (@parse $b:tt $arms:tt [] default($t:expr) => $body:expr, $($rest:tt)*) => {
-        $crate::__select_parse!(@parse $b $arms [($t) [$body]] $($rest)*)
+        $crate::__select_parse!(@parse $b $arms [(::core::option::Option::Some($t)) [$body]] $($rest)*)
     };
     (@parse $b:tt $arms:tt [] default($t:expr) => $body:expr) => {
-        $crate::__select_parse!(@parse $b $arms [($t) [$body]])
+        $crate::__select_parse!(@parse $b $arms [(::core::option::Option::Some($t)) [$body]])
     };
     (@parse $b:tt $arms:tt [] default($t:expr) => $body:block $($rest:tt)*) => {
-        $crate::__select_parse!(@parse $b $arms [($t) [$body]] $($rest)*)
+        $crate::__select_parse!(@parse $b $arms [(::core::option::Option::Some($t)) [$body]] $($rest)*)
     };
     (@parse $b:tt $arms:tt [$($d:tt)+] default $($rest:tt)*) => {
         ::core::compile_error!("a `select!` may have only one `default` arm")
@@ -156,25 +156,13 @@ macro_rules! __select_bind {
         let sel = $crate::internal::select(handles, $b);
         $crate::__select_dispatch!(sel 0usize [$( ($kind $chan $($arm)*) )*])
     }};
-    ($b:tt [$( ($kind:ident $chan:ident $($arm:tt)*) )*] [] [() [$($default:tt)*]]) => {{
+    ($b:tt [$( ($kind:ident $chan:ident $($arm:tt)*) )*] [] [($timeout:expr) [$($default:tt)*]]) => {{
         let handles: &mut [$crate::internal::Handle<'_>] =
             &mut [$( $crate::internal::Handle::$kind($chan) ),*];
         // Not a `Result` matched in place: its drop after an arm body would keep the
         // channels borrowed, and an arm body may reassign a channel variable. `sel` is
         // consumed on every path before any body runs.
-        let sel = $crate::internal::try_select(handles, $b);
-        if $crate::internal::is_none(&sel) {
-            $crate::internal::discard(sel);
-            $($default)*
-        } else {
-            $crate::__select_dispatch!(sel 0usize [$( ($kind $chan $($arm)*) )*])
-        }
-    }};
-    ($b:tt [$( ($kind:ident $chan:ident $($arm:tt)*) )*] [] [($t:expr) [$($default:tt)*]]) => {{
-        let handles: &mut [$crate::internal::Handle<'_>] =
-            &mut [$( $crate::internal::Handle::$kind($chan) ),*];
-        // As above.
-        let sel = $crate::internal::select_timeout(handles, $t, $b);
+        let sel = $crate::internal::select_or_default(handles, $timeout, $b);
         if $crate::internal::is_none(&sel) {
             $crate::internal::discard(sel);
             $($default)*

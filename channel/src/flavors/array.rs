@@ -89,6 +89,7 @@ impl<T> Channel<T> {
     /// Claims a slot to send into. `true` with `token.ptr` null means: closed.
     fn start_send(&self, token: &mut Token) -> bool {
         let mut spin = Spin::new();
+        // Relaxed: a guess that the slot's stamp (Acquire) and the CAS validate.
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
             if tail & self.mark_bit != 0 {
@@ -127,7 +128,8 @@ impl<T> Channel<T> {
                 }
             } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
                 // The slot still holds last lap's message: full, unless a receiver has just
-                // moved `head` and is still reading.
+                // moved `head` and is still reading. The fence orders the stamp read before
+                // this read of `head`, against the receivers' SeqCst CAS of `head`.
                 fence(Ordering::SeqCst);
                 let head = self.head.load(Ordering::Relaxed);
                 if head.wrapping_add(self.one_lap) == tail {
@@ -166,6 +168,7 @@ impl<T> Channel<T> {
     /// Claims a slot to receive from. `true` with `token.ptr` null means: closed and empty.
     fn start_recv(&self, token: &mut Token) -> bool {
         let mut spin = Spin::new();
+        // Relaxed: a guess that the slot's stamp (Acquire) and the CAS validate.
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             let index = head & (self.mark_bit - 1);
@@ -200,7 +203,8 @@ impl<T> Channel<T> {
                 }
             } else if stamp == head {
                 // The slot waits for this lap's message: empty, unless a sender has just
-                // moved `tail` and is still writing.
+                // moved `tail` and is still writing. The fence orders the stamp read before
+                // this read of `tail`, against the senders' SeqCst CAS of `tail`.
                 fence(Ordering::SeqCst);
                 let tail = self.tail.load(Ordering::Relaxed);
                 if tail & !self.mark_bit == head {
@@ -311,6 +315,7 @@ impl<T> Channel<T> {
 
     pub(crate) fn len(&self) -> usize {
         loop {
+            // SeqCst, like every read of both positions: one order for head and tail.
             let tail = self.tail.load(Ordering::SeqCst);
             let head = self.head.load(Ordering::SeqCst);
             // Consistent only if `tail` did not move meanwhile.
@@ -336,6 +341,7 @@ impl<T> Channel<T> {
 
     /// Closes the channel; returns whether this call did it. Wakes everyone blocked.
     pub(crate) fn disconnect(&self) -> bool {
+        // SeqCst: blocked operations re-check `is_disconnected` in their Dekker step.
         let tail = self.tail.fetch_or(self.mark_bit, Ordering::SeqCst);
         if tail & self.mark_bit == 0 {
             self.senders.disconnect();
@@ -350,6 +356,7 @@ impl<T> Channel<T> {
         self.tail.load(Ordering::SeqCst) & self.mark_bit != 0
     }
 
+    /// SeqCst loads: the waiter half of the Dekker pair (`SyncWaitList::register`).
     pub(crate) fn is_empty(&self) -> bool {
         let head = self.head.load(Ordering::SeqCst);
         let tail = self.tail.load(Ordering::SeqCst);
@@ -357,6 +364,7 @@ impl<T> Channel<T> {
         tail & !self.mark_bit == head
     }
 
+    /// SeqCst loads: as for `is_empty`.
     pub(crate) fn is_full(&self) -> bool {
         let tail = self.tail.load(Ordering::SeqCst);
         let head = self.head.load(Ordering::SeqCst);
@@ -366,7 +374,8 @@ impl<T> Channel<T> {
 
 impl<T> Drop for Channel<T> {
     fn drop(&mut self) {
-        // The last handle is gone: no operation runs, every claimed slot was completed.
+        // The last handle is gone: no operation runs, every claimed slot was completed,
+        // and dropping the last `Arc` synchronized with all of them (hence Relaxed).
         let head = self.head.load(Ordering::Relaxed);
         let tail = self.tail.load(Ordering::Relaxed) & !self.mark_bit;
         let hix = head & (self.mark_bit - 1);
@@ -409,6 +418,7 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
         unsafe { self.0.receivers.register(entry) };
+        // SeqCst: the waiter half of the Dekker pair (see `SyncWaitList::register`).
         fence(Ordering::SeqCst);
         self.is_ready()
     }
@@ -429,6 +439,7 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
     unsafe fn watch(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
         unsafe { self.0.receivers.watch(entry) };
+        // SeqCst: as in `register`.
         fence(Ordering::SeqCst);
         self.is_ready()
     }
@@ -450,6 +461,7 @@ impl<T> SelectHandle for SendHandle<'_, T> {
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
         unsafe { self.0.senders.register(entry) };
+        // SeqCst: the waiter half of the Dekker pair (see `SyncWaitList::register`).
         fence(Ordering::SeqCst);
         self.is_ready()
     }
@@ -469,6 +481,7 @@ impl<T> SelectHandle for SendHandle<'_, T> {
     unsafe fn watch(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
         unsafe { self.0.senders.watch(entry) };
+        // SeqCst: as in `register`.
         fence(Ordering::SeqCst);
         self.is_ready()
     }

@@ -168,6 +168,8 @@ impl<T> Channel<T> {
     /// Claims a slot to send into. Always `true`; `token.ptr` null means closed.
     fn start_send(&self, token: &mut Token) -> bool {
         let mut spin = Spin::new();
+        // Acquire pairs with the Release stores that install a block and skip the gap: a
+        // sender that sees the new index or block sees the block initialized.
         let mut tail = self.tail.index.load(Ordering::Acquire);
         let mut block = self.tail.block.load(Ordering::Acquire);
         let mut next_block = None;
@@ -218,7 +220,8 @@ impl<T> Channel<T> {
             ) {
                 Ok(_) => {
                     if offset + 1 == BLOCK_CAP {
-                        // We claimed the last slot: install the next block and skip the gap.
+                        // We claimed the last slot: install the next block and skip the gap
+                        // (Release: see the Acquire loads at the top).
                         let next = Box::into_raw(next_block.take().expect("allocated above"));
                         self.tail.block.store(next, Ordering::Release);
                         self.tail.index.fetch_add(1 << SHIFT, Ordering::Release);
@@ -262,6 +265,7 @@ impl<T> Channel<T> {
     /// Claims a slot to receive from. `true` with `token.ptr` null means closed and empty.
     fn start_recv(&self, token: &mut Token) -> bool {
         let mut spin = Spin::new();
+        // Acquire pairs with the Release stores that move `head` to the next block.
         let mut head = self.head.index.load(Ordering::Acquire);
         let mut block = self.head.block.load(Ordering::Acquire);
         loop {
@@ -275,7 +279,8 @@ impl<T> Channel<T> {
             }
             let mut new_head = head + (1 << SHIFT);
             if new_head & MARK_BIT == 0 {
-                // Maybe the last block: compare with `tail`.
+                // Maybe the last block: compare with `tail`. The fence orders our read of
+                // `head` before this read of `tail`, against the senders' SeqCst CAS.
                 fence(Ordering::SeqCst);
                 let tail = self.tail.index.load(Ordering::Relaxed);
                 if head >> SHIFT == tail >> SHIFT {
@@ -311,7 +316,8 @@ impl<T> Channel<T> {
                         let next = unsafe { (*block).wait_next() };
                         let mut next_index = (new_head & !MARK_BIT).wrapping_add(1 << SHIFT);
                         // SAFETY: `next` is installed and freed only after all its slots
-                        // are read, which needs `head` to move past them first.
+                        // are read, which needs `head` to move past them first. (Relaxed:
+                        // the mark is only a hint that spares a look at `tail`.)
                         if !unsafe { (*next).next.load(Ordering::Relaxed) }.is_null() {
                             next_index |= MARK_BIT;
                         }
@@ -409,6 +415,7 @@ impl<T> Channel<T> {
 
     pub(crate) fn len(&self) -> usize {
         loop {
+            // SeqCst, like every read of both positions: one order for head and tail.
             let mut tail = self.tail.index.load(Ordering::SeqCst);
             let mut head = self.head.index.load(Ordering::SeqCst);
             // Consistent only if `tail` did not move meanwhile.
@@ -435,6 +442,7 @@ impl<T> Channel<T> {
 
     /// Closes the sending side; returns whether this call did it.
     pub(crate) fn disconnect_senders(&self) -> bool {
+        // SeqCst: blocked receivers re-check `is_disconnected` in their Dekker step.
         let tail = self.tail.index.fetch_or(MARK_BIT, Ordering::SeqCst);
         if tail & MARK_BIT == 0 {
             self.receivers.disconnect();
@@ -455,6 +463,7 @@ impl<T> Channel<T> {
         self.tail.index.load(Ordering::SeqCst) & MARK_BIT != 0
     }
 
+    /// SeqCst loads: the waiter half of the Dekker pair (`SyncWaitList::register`).
     pub(crate) fn is_empty(&self) -> bool {
         let head = self.head.index.load(Ordering::SeqCst);
         let tail = self.tail.index.load(Ordering::SeqCst);
@@ -464,7 +473,8 @@ impl<T> Channel<T> {
 
 impl<T> Drop for Channel<T> {
     fn drop(&mut self) {
-        // The last handle is gone: no operation runs, every claimed slot was written.
+        // The last handle is gone: no operation runs, every claimed slot was written, and
+        // dropping the last `Arc` synchronized with all of them (hence Relaxed).
         let mut head = self.head.index.load(Ordering::Relaxed) & !((1 << SHIFT) - 1);
         let tail = self.tail.index.load(Ordering::Relaxed) & !((1 << SHIFT) - 1);
         let mut block = self.head.block.load(Ordering::Relaxed);
@@ -512,6 +522,7 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
         unsafe { self.0.receivers.register(entry) };
+        // SeqCst: the waiter half of the Dekker pair (see `SyncWaitList::register`).
         fence(Ordering::SeqCst);
         self.is_ready()
     }
@@ -531,6 +542,7 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
     unsafe fn watch(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
         unsafe { self.0.receivers.watch(entry) };
+        // SeqCst: as in `register`.
         fence(Ordering::SeqCst);
         self.is_ready()
     }
