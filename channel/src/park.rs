@@ -199,22 +199,29 @@ pub fn in_green_thread() -> bool {
 }
 
 mod os {
-    //! OS threads park through `std::thread::park`; under loom, loom's threads park, so
-    //! the model sees every wake-up. loom does not model time: there a timed park yields
-    //! and returns, and the caller re-checks its clock.
+    //! OS threads park through `std::thread::park`. Under loom each thread parks on its own
+    //! `loom::sync::Notify`, which has the same token semantics (and explores spurious
+    //! wake-ups) but, unlike `loom::thread::unpark`, wakes the thread only from *this*
+    //! wait: a late unpark must not disturb a thread that has moved on and now blocks on a
+    //! lock (loom would then fail with "expected to be able to acquire lock"), and stale
+    //! unparks are part of the seam's contract. loom does not model time: there a timed
+    //! park yields and returns, and the caller re-checks its clock.
     use super::{Unparker, UnparkerVTable};
     use std::sync::Arc;
     use std::time::Instant;
 
     #[cfg(loom)]
-    use loom::{thread, thread::Thread, thread_local};
+    use loom::{sync::Notify as Parker, thread, thread_local};
     #[cfg(not(loom))]
-    use std::{thread, thread::Thread, thread_local};
+    use std::{thread, thread::Thread as Parker, thread_local};
 
     thread_local! {
         // One allocation per thread; every unparker for it shares the Arc, so
         // `will_wake` can compare pointers.
-        static ME: Arc<Thread> = Arc::new(thread::current());
+        #[cfg(not(loom))]
+        static ME: Arc<Parker> = Arc::new(thread::current());
+        #[cfg(loom)]
+        static ME: Arc<Parker> = Arc::new(Parker::new());
     }
 
     static VTABLE: UnparkerVTable = UnparkerVTable {
@@ -225,25 +232,29 @@ mod os {
 
     pub(super) fn current() -> Unparker {
         let data = ME.with(|me| Arc::into_raw(me.clone())) as *const ();
-        // SAFETY: the vtable's functions treat `data` as the `Arc<Thread>` made here,
-        // and `Thread::unpark` is thread-safe.
+        // SAFETY: the vtable's functions treat `data` as the `Arc<Parker>` made here,
+        // and waking a `Parker` is thread-safe.
         unsafe { Unparker::from_raw(data, 0, &VTABLE) }
     }
 
     unsafe fn clone(data: *const (), tag: usize) -> (*const (), usize) {
         // SAFETY: `data` came from `Arc::into_raw` in `current` and is still owned by the caller.
-        unsafe { Arc::increment_strong_count(data as *const Thread) };
+        unsafe { Arc::increment_strong_count(data as *const Parker) };
         (data, tag)
     }
 
     unsafe fn unpark(data: *const (), _tag: usize) {
         // SAFETY: the caller's handle keeps the Arc alive.
-        unsafe { (*(data as *const Thread)).unpark() }
+        let parker = unsafe { &*(data as *const Parker) };
+        #[cfg(not(loom))]
+        parker.unpark();
+        #[cfg(loom)]
+        parker.notify();
     }
 
     unsafe fn drop(data: *const (), _tag: usize) {
         // SAFETY: each handle owns one strong count, released once.
-        unsafe { Arc::decrement_strong_count(data as *const Thread) }
+        unsafe { Arc::decrement_strong_count(data as *const Parker) }
     }
 
     #[cfg(not(loom))]
@@ -262,7 +273,7 @@ mod os {
     #[cfg(loom)]
     pub(super) fn park(deadline: Option<Instant>) {
         match deadline {
-            None => thread::park(),
+            None => ME.with(|me| me.wait()),
             Some(_) => thread::yield_now(),
         }
     }

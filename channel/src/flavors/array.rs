@@ -1,0 +1,492 @@
+//! Bounded channel, `bounded(n)` with n > 0: a ring buffer of stamped slots.
+//!
+//! This is Dmitry Vyukov's bounded MPMC queue, the design crossbeam-channel's array flavor
+//! uses. `head` and `tail` are words `lap | mark | index`: `index` the slot, `mark` (only
+//! in `tail`) the closed flag, `lap` how often the index wrapped. Each slot has a stamp
+//! that says whose turn it is:
+//!
+//! - `stamp == tail`: empty and ready for the sender that moves `tail` past it;
+//! - `stamp == head + 1`: full and ready for the receiver that moves `head` past it;
+//!   the receiver then sets `stamp = head + one_lap`, the next lap's "empty".
+//!
+//! A sender claims a slot by a CAS on `tail`, writes, and publishes with a Release store of
+//! the stamp; a receiver claims by a CAS on `head`, reads, and frees the slot the same way.
+//! Neither path locks or calls into the park seam. Only when the buffer is full (empty)
+//! does a sender (receiver) link a stack entry into `senders` (`receivers`) and park;
+//! whoever frees a slot (fills one) wakes one of them with [`SyncWaitList::notify`].
+
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crossbeam_utils::CachePadded;
+
+use crate::backoff::Spin;
+use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::loom::{AtomicUsize, UnsafeCell, fence};
+use crate::select::{SelectHandle, Token};
+use crate::waiter::Entry;
+use crate::waitlist::SyncWaitList;
+
+struct Slot<T> {
+    /// Whose turn it is (module docs). Written with Release by the one who finishes with
+    /// the slot, read with Acquire by the one who claims it next.
+    stamp: AtomicUsize,
+    /// Touched only by the sender or receiver that claimed the slot.
+    msg: UnsafeCell<MaybeUninit<T>>,
+}
+
+/// A bounded channel.
+pub(crate) struct Channel<T> {
+    /// Next slot to receive from. Moved by receivers (CAS), read by senders.
+    head: CachePadded<AtomicUsize>,
+    /// Next slot to send into, plus the closed mark. Moved by senders (CAS), marked by close.
+    tail: CachePadded<AtomicUsize>,
+    buffer: Box<[Slot<T>]>,
+    cap: usize,
+    /// The mark bit; indices are below it.
+    mark_bit: usize,
+    /// One lap: the value that, added to a position, means "same slot, next turn".
+    one_lap: usize,
+    /// Senders blocked because the buffer is full.
+    senders: SyncWaitList,
+    /// Receivers blocked because the buffer is empty.
+    receivers: SyncWaitList,
+}
+
+// SAFETY: a message moves from one thread to another through a slot, hence `T: Send`;
+// every slot is claimed by exactly one thread at a time (the stamp protocol), and the rest
+// is atomics and locks.
+unsafe impl<T: Send> Send for Channel<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Channel<T> {}
+
+impl<T> Channel<T> {
+    /// A channel of capacity `cap` (> 0).
+    pub(crate) fn with_capacity(cap: usize) -> Self {
+        assert!(cap > 0, "capacity must be positive");
+        let mark_bit = (cap + 1).next_power_of_two();
+        let one_lap = mark_bit * 2;
+        let buffer = (0..cap)
+            .map(|i| Slot {
+                stamp: AtomicUsize::new(i),
+                msg: UnsafeCell::new(MaybeUninit::uninit()),
+            })
+            .collect();
+        Channel {
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            buffer,
+            cap,
+            mark_bit,
+            one_lap,
+            senders: SyncWaitList::new(),
+            receivers: SyncWaitList::new(),
+        }
+    }
+
+    /// Claims a slot to send into. `true` with `token.ptr` null means: closed.
+    fn start_send(&self, token: &mut Token) -> bool {
+        let mut spin = Spin::new();
+        // Relaxed: a guess that the slot's stamp (Acquire) and the CAS validate.
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            if tail & self.mark_bit != 0 {
+                token.ptr = ptr::null();
+                return true;
+            }
+            let index = tail & (self.mark_bit - 1);
+            let lap = tail & !(self.one_lap - 1);
+            debug_assert!(index < self.cap);
+            // SAFETY: `index < cap` by construction of the positions.
+            let slot = unsafe { self.buffer.get_unchecked(index) };
+            // Acquire pairs with the Release in `read`: the slot's last message is gone.
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if tail == stamp {
+                let new_tail = if index + 1 < self.cap {
+                    tail + 1
+                } else {
+                    lap.wrapping_add(self.one_lap)
+                };
+                // SeqCst: the waker half of the Dekker pair (see `SyncWaitList::register`).
+                match self.tail.compare_exchange_weak(
+                    tail,
+                    new_tail,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        token.ptr = slot as *const Slot<T> as *const u8;
+                        token.stamp = tail + 1;
+                        return true;
+                    }
+                    Err(t) => {
+                        tail = t;
+                        spin.spin();
+                    }
+                }
+            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
+                // The slot still holds last lap's message: full, unless a receiver has just
+                // moved `head` and is still reading. The fence orders the stamp read before
+                // this read of `head`, against the receivers' SeqCst CAS of `head`.
+                fence(Ordering::SeqCst);
+                let head = self.head.load(Ordering::Relaxed);
+                if head.wrapping_add(self.one_lap) == tail {
+                    return false;
+                }
+                spin.spin();
+                tail = self.tail.load(Ordering::Relaxed);
+            } else {
+                // Another sender claimed the slot and has not written it yet.
+                spin.snooze();
+                tail = self.tail.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Writes into the slot `start_send` claimed.
+    ///
+    /// # Safety
+    ///
+    /// `token` comes from a successful `start_send` on this channel, and is used once.
+    pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
+        if token.ptr.is_null() {
+            return Err(msg);
+        }
+        // SAFETY: `start_send` pointed the token at a slot of `buffer` that we own now.
+        let slot = unsafe { &*(token.ptr as *const Slot<T>) };
+        // SAFETY: the slot is ours until the stamp store below.
+        slot.msg
+            .with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
+        // Release pairs with the Acquire in `start_recv`.
+        slot.stamp.store(token.stamp, Ordering::Release);
+        self.receivers.notify();
+        Ok(())
+    }
+
+    /// Claims a slot to receive from. `true` with `token.ptr` null means: closed and empty.
+    fn start_recv(&self, token: &mut Token) -> bool {
+        let mut spin = Spin::new();
+        // Relaxed: a guess that the slot's stamp (Acquire) and the CAS validate.
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            let index = head & (self.mark_bit - 1);
+            let lap = head & !(self.one_lap - 1);
+            debug_assert!(index < self.cap);
+            // SAFETY: `index < cap` by construction of the positions.
+            let slot = unsafe { self.buffer.get_unchecked(index) };
+            // Acquire pairs with the Release in `write`: the message is there.
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if head + 1 == stamp {
+                let new = if index + 1 < self.cap {
+                    head + 1
+                } else {
+                    lap.wrapping_add(self.one_lap)
+                };
+                // SeqCst: the waker half of the Dekker pair (see `SyncWaitList::register`).
+                match self.head.compare_exchange_weak(
+                    head,
+                    new,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        token.ptr = slot as *const Slot<T> as *const u8;
+                        token.stamp = head.wrapping_add(self.one_lap);
+                        return true;
+                    }
+                    Err(h) => {
+                        head = h;
+                        spin.spin();
+                    }
+                }
+            } else if stamp == head {
+                // The slot waits for this lap's message: empty, unless a sender has just
+                // moved `tail` and is still writing. The fence orders the stamp read before
+                // this read of `tail`, against the senders' SeqCst CAS of `tail`.
+                fence(Ordering::SeqCst);
+                let tail = self.tail.load(Ordering::Relaxed);
+                if tail & !self.mark_bit == head {
+                    if tail & self.mark_bit != 0 {
+                        token.ptr = ptr::null();
+                        return true;
+                    }
+                    return false;
+                }
+                spin.spin();
+                head = self.head.load(Ordering::Relaxed);
+            } else {
+                // Another receiver claimed the slot and has not read it yet.
+                spin.snooze();
+                head = self.head.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Reads from the slot `start_recv` claimed.
+    ///
+    /// # Safety
+    ///
+    /// `token` comes from a successful `start_recv` on this channel, and is used once.
+    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+        if token.ptr.is_null() {
+            return Err(());
+        }
+        // SAFETY: `start_recv` pointed the token at a slot of `buffer` that we own now.
+        let slot = unsafe { &*(token.ptr as *const Slot<T>) };
+        // SAFETY: the slot is ours and holds a message (its stamp said so).
+        let msg = slot.msg.with(|p| unsafe { p.read().assume_init() });
+        // Release pairs with the Acquire in `start_send`.
+        slot.stamp.store(token.stamp, Ordering::Release);
+        self.senders.notify();
+        Ok(msg)
+    }
+
+    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        let token = &mut Token::default();
+        if self.start_send(token) {
+            // SAFETY: a successful `start_send`.
+            unsafe { self.write(token, msg) }.map_err(TrySendError::Disconnected)
+        } else {
+            Err(TrySendError::Full(msg))
+        }
+    }
+
+    pub(crate) fn send(
+        &self,
+        msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let token = &mut Token::default();
+        loop {
+            let mut spin = Spin::new();
+            loop {
+                if self.start_send(token) {
+                    // SAFETY: a successful `start_send`.
+                    return unsafe { self.write(token, msg) }
+                        .map_err(SendTimeoutError::Disconnected);
+                }
+                if spin.is_completed() {
+                    break;
+                }
+                spin.snooze();
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(SendTimeoutError::Timeout(msg));
+            }
+            self.senders
+                .wait(&|| !self.is_full() || self.is_disconnected(), deadline);
+        }
+    }
+
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        let token = &mut Token::default();
+        if self.start_recv(token) {
+            // SAFETY: a successful `start_recv`.
+            unsafe { self.read(token) }.map_err(|()| TryRecvError::Disconnected)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let token = &mut Token::default();
+        loop {
+            let mut spin = Spin::new();
+            loop {
+                if self.start_recv(token) {
+                    // SAFETY: a successful `start_recv`.
+                    return unsafe { self.read(token) }
+                        .map_err(|()| RecvTimeoutError::Disconnected);
+                }
+                if spin.is_completed() {
+                    break;
+                }
+                spin.snooze();
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            self.receivers
+                .wait(&|| !self.is_empty() || self.is_disconnected(), deadline);
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        loop {
+            // SeqCst, like every read of both positions: one order for head and tail.
+            let tail = self.tail.load(Ordering::SeqCst);
+            let head = self.head.load(Ordering::SeqCst);
+            // Consistent only if `tail` did not move meanwhile.
+            if self.tail.load(Ordering::SeqCst) == tail {
+                let hix = head & (self.mark_bit - 1);
+                let tix = tail & (self.mark_bit - 1);
+                return if hix < tix {
+                    tix - hix
+                } else if hix > tix {
+                    self.cap - hix + tix
+                } else if tail & !self.mark_bit == head {
+                    0
+                } else {
+                    self.cap
+                };
+            }
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        Some(self.cap)
+    }
+
+    /// Closes the channel; returns whether this call did it. Wakes everyone blocked.
+    pub(crate) fn disconnect(&self) -> bool {
+        // SeqCst: blocked operations re-check `is_disconnected` in their Dekker step.
+        let tail = self.tail.fetch_or(self.mark_bit, Ordering::SeqCst);
+        if tail & self.mark_bit == 0 {
+            self.senders.disconnect();
+            self.receivers.disconnect();
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(crate) fn is_disconnected(&self) -> bool {
+        self.tail.load(Ordering::SeqCst) & self.mark_bit != 0
+    }
+
+    /// SeqCst loads: the waiter half of the Dekker pair (`SyncWaitList::register`).
+    pub(crate) fn is_empty(&self) -> bool {
+        let head = self.head.load(Ordering::SeqCst);
+        let tail = self.tail.load(Ordering::SeqCst);
+        // Comparing positions, not indices: a full buffer has equal indices too.
+        tail & !self.mark_bit == head
+    }
+
+    /// SeqCst loads: as for `is_empty`.
+    pub(crate) fn is_full(&self) -> bool {
+        let tail = self.tail.load(Ordering::SeqCst);
+        let head = self.head.load(Ordering::SeqCst);
+        head.wrapping_add(self.one_lap) == tail & !self.mark_bit
+    }
+}
+
+impl<T> Drop for Channel<T> {
+    fn drop(&mut self) {
+        // The last handle is gone: no operation runs, every claimed slot was completed,
+        // and dropping the last `Arc` synchronized with all of them (hence Relaxed).
+        let head = self.head.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed) & !self.mark_bit;
+        let hix = head & (self.mark_bit - 1);
+        let tix = tail & (self.mark_bit - 1);
+        let len = if hix < tix {
+            tix - hix
+        } else if hix > tix {
+            self.cap - hix + tix
+        } else if tail == head {
+            0
+        } else {
+            self.cap
+        };
+        for i in 0..len {
+            let index = (hix + i) % self.cap;
+            // SAFETY: the `len` slots from `head` hold messages nobody received; each is
+            // dropped once, here.
+            self.buffer[index]
+                .msg
+                .with_mut(|p| unsafe { (*p).assume_init_drop() });
+        }
+    }
+}
+
+/// The receiving side of a bounded channel, as `select` sees it.
+pub(crate) struct RecvHandle<'a, T>(pub(crate) &'a Channel<T>);
+
+/// The sending side of a bounded channel, as `select` sees it.
+pub(crate) struct SendHandle<'a, T>(pub(crate) &'a Channel<T>);
+
+impl<T> SelectHandle for RecvHandle<'_, T> {
+    fn try_select(&self, token: &mut Token) -> bool {
+        self.0.start_recv(token)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    unsafe fn register(&self, entry: &Entry) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { self.0.receivers.register(entry) };
+        // SeqCst: the waiter half of the Dekker pair (see `SyncWaitList::register`).
+        fence(Ordering::SeqCst);
+        self.is_ready()
+    }
+
+    fn unregister(&self, entry: &Entry) {
+        self.0.receivers.unregister(entry);
+    }
+
+    fn accept(&self, token: &mut Token, _entry: &Entry) -> bool {
+        // The waker only said "something arrived"; claim it like anyone else.
+        self.try_select(token)
+    }
+
+    fn is_ready(&self) -> bool {
+        !self.0.is_empty() || self.0.is_disconnected()
+    }
+
+    unsafe fn watch(&self, entry: &Entry) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { self.0.receivers.watch(entry) };
+        // SeqCst: as in `register`.
+        fence(Ordering::SeqCst);
+        self.is_ready()
+    }
+
+    fn unwatch(&self, entry: &Entry) {
+        self.0.receivers.unwatch(entry);
+    }
+}
+
+impl<T> SelectHandle for SendHandle<'_, T> {
+    fn try_select(&self, token: &mut Token) -> bool {
+        self.0.start_send(token)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    unsafe fn register(&self, entry: &Entry) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { self.0.senders.register(entry) };
+        // SeqCst: the waiter half of the Dekker pair (see `SyncWaitList::register`).
+        fence(Ordering::SeqCst);
+        self.is_ready()
+    }
+
+    fn unregister(&self, entry: &Entry) {
+        self.0.senders.unregister(entry);
+    }
+
+    fn accept(&self, token: &mut Token, _entry: &Entry) -> bool {
+        self.try_select(token)
+    }
+
+    fn is_ready(&self) -> bool {
+        !self.0.is_full() || self.0.is_disconnected()
+    }
+
+    unsafe fn watch(&self, entry: &Entry) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { self.0.senders.watch(entry) };
+        // SeqCst: as in `register`.
+        fence(Ordering::SeqCst);
+        self.is_ready()
+    }
+
+    fn unwatch(&self, entry: &Entry) {
+        self.0.senders.unwatch(entry);
+    }
+}

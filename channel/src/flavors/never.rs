@@ -1,0 +1,61 @@
+//! `never()`: a channel that never delivers — Go's nil channel, for disabling a `select` arm.
+
+use std::marker::PhantomData;
+use std::time::Instant;
+
+use crate::err::{RecvTimeoutError, TryRecvError};
+use crate::flavors::sleep_until;
+use crate::select::{SelectHandle, Token};
+use crate::waiter::Entry;
+
+/// A channel without messages.
+pub(crate) struct Channel<T> {
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T> Channel<T> {
+    pub(crate) fn new() -> Self {
+        Channel {
+            _marker: PhantomData,
+        }
+    }
+
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        Err(TryRecvError::Empty)
+    }
+
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        sleep_until(deadline);
+        Err(RecvTimeoutError::Timeout)
+    }
+}
+
+impl<T> SelectHandle for Channel<T> {
+    fn try_select(&self, _token: &mut Token) -> bool {
+        false
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    unsafe fn register(&self, _entry: &Entry) -> bool {
+        false
+    }
+
+    fn unregister(&self, _entry: &Entry) {}
+
+    fn accept(&self, _token: &mut Token, _entry: &Entry) -> bool {
+        false
+    }
+
+    fn is_ready(&self) -> bool {
+        false
+    }
+
+    unsafe fn watch(&self, _entry: &Entry) -> bool {
+        false
+    }
+
+    fn unwatch(&self, _entry: &Entry) {}
+}

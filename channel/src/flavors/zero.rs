@@ -1,0 +1,490 @@
+//! Rendezvous channel, `bounded(0)`: a send completes only when a receiver takes the value.
+//!
+//! There is no buffer: a message goes straight from the sender's *packet* to the
+//! receiver's. Whoever comes second finds the first one blocked in the channel's wait list
+//! (one lock protects both lists and the closed flag) and completes the hand-off with it.
+//!
+//! # How a send meets a receive
+//!
+//! A blocked operation owns a packet — a message slot and a `ready` flag — on its stack
+//! (a `select` arm's packet is on the heap, because it is registered for a type the
+//! `select` does not know in advance). The packet address travels in the wait-list entry.
+//!
+//! A sender that finds a waiting receiver R:
+//! 1. under the lock, selects R (clones R's unparker, unlinks R's entry, CAS on R's state);
+//! 2. after unlocking, moves the message into R's packet, sets `ready` (Release), and
+//!    wakes R through the clone;
+//! 3. R sees its state, waits for `ready` (Acquire) and takes the message.
+//!
+//! A receiver that finds a waiting sender S selects S the same way, then:
+//! - if S's packet holds the message (a plain `send`), takes it, sets `ready`, wakes S;
+//!   S waits for `ready` before it returns, because the packet is in its frame;
+//! - if S's packet is empty (a `select` send arm, whose message exists only once the arm
+//!   has won), wakes S and waits for `ready`; S writes the message in
+//!   `SelectedOperation::send`, and the receiver takes it and frees the packet.
+//!
+//! The waker unparks only after it is done with the packet, so a woken owner rarely has to
+//! wait for `ready`; `ready` covers the case where the owner saw its state while spinning.
+
+use std::marker::PhantomData;
+use std::ptr;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::backoff::Spin;
+use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::loom::{AtomicBool, Mutex, MutexGuard, UnsafeCell};
+use crate::select::{SelectHandle, Token};
+use crate::waiter::{Entry, Selected, Waiter};
+use crate::waitlist::{WaitList, Wakeup};
+
+/// Where one message changes hands.
+struct Packet<T> {
+    /// Made by `select` registration: freed by whoever takes the message (or by the
+    /// registering `select` if nobody selected it).
+    on_heap: bool,
+    /// Set (Release) by the side that finishes with the packet second-to-last; the owner
+    /// (or the receiver of a `select` send arm) waits for it (Acquire).
+    ready: AtomicBool,
+    /// Filled by a plain `send` from the start, otherwise by the sender that completes.
+    msg: UnsafeCell<Option<T>>,
+}
+
+impl<T> Packet<T> {
+    fn on_stack(msg: Option<T>) -> Packet<T> {
+        Packet {
+            on_heap: false,
+            ready: AtomicBool::new(false),
+            msg: UnsafeCell::new(msg),
+        }
+    }
+
+    fn on_heap() -> *mut Packet<T> {
+        Box::into_raw(Box::new(Packet {
+            on_heap: true,
+            ready: AtomicBool::new(false),
+            msg: UnsafeCell::new(None),
+        }))
+    }
+
+    /// Waits until the other side is done with the packet.
+    fn wait_ready(&self) {
+        let mut spin = Spin::new();
+        // Acquire pairs with the Release stores of `ready` in `write` and `read`.
+        while !self.ready.load(Ordering::Acquire) {
+            spin.snooze();
+        }
+    }
+
+    /// Moves the message in.
+    ///
+    /// # Safety
+    ///
+    /// The caller has the packet to itself (the hand-off protocol in the module docs).
+    unsafe fn put(&self, msg: T) {
+        // SAFETY: the caller's contract; the packet is empty, so nothing is overwritten.
+        self.msg.with_mut(|p| unsafe { ptr::write(p, Some(msg)) });
+    }
+
+    /// Moves the message out.
+    ///
+    /// # Safety
+    ///
+    /// As for [`put`](Packet::put), and the packet holds a message.
+    unsafe fn take(&self) -> T {
+        // SAFETY: the caller's contract.
+        self.msg
+            .with_mut(|p| unsafe { (*p).take() })
+            .expect("gogreen: fatal: rendezvous packet without a message")
+    }
+}
+
+struct Inner {
+    /// Blocked senders and `select` send arms.
+    senders: WaitList,
+    /// Blocked receivers and `select` receive arms.
+    receivers: WaitList,
+    is_disconnected: bool,
+}
+
+/// A rendezvous channel.
+pub(crate) struct Channel<T> {
+    inner: Mutex<Inner>,
+    _marker: PhantomData<T>,
+}
+
+// SAFETY: messages move between threads through packets, hence `T: Send`; packets are
+// reached only through the locked wait lists and the hand-off protocol.
+unsafe impl<T: Send> Send for Channel<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Channel<T> {}
+
+impl<T> Channel<T> {
+    pub(crate) fn new() -> Self {
+        Channel {
+            inner: Mutex::new(Inner {
+                senders: WaitList::new(),
+                receivers: WaitList::new(),
+                is_disconnected: false,
+            }),
+            _marker: PhantomData,
+        }
+    }
+
+    /// Selects a waiting receiver. `true` with `token.ptr` null means closed.
+    fn start_send(&self, token: &mut Token) -> bool {
+        let mut inner = self.inner.lock();
+        if let Some(wakeup) = inner.receivers.try_select() {
+            drop(inner);
+            token.set_wakeup(wakeup);
+            true
+        } else if inner.is_disconnected {
+            token.ptr = ptr::null();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Completes a send that `start_send`, or a `select` send arm's acceptance, set up.
+    ///
+    /// # Safety
+    ///
+    /// `token` comes from `start_send` or `SendHandle::accept` on this channel, used once.
+    pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
+        if token.ptr.is_null() {
+            return Err(msg);
+        }
+        // SAFETY: the token points at a selected receiver's packet (alive until we set
+        // `ready`) or at our own heap packet (alive until its receiver frees it after
+        // `ready`).
+        let packet = unsafe { &*(token.ptr as *const Packet<T>) };
+        // SAFETY: selection made the packet ours until `ready`.
+        unsafe { packet.put(msg) };
+        // Release pairs with the Acquire in `wait_ready`.
+        packet.ready.store(true, Ordering::Release);
+        // The packet may be gone now; wake the receiver through our clone.
+        if let Some(unparker) = token.unparker.take() {
+            unparker.unpark();
+        }
+        Ok(())
+    }
+
+    /// Selects a waiting sender. `true` with `token.ptr` null means closed.
+    fn start_recv(&self, token: &mut Token) -> bool {
+        let mut inner = self.inner.lock();
+        if let Some(wakeup) = inner.senders.try_select() {
+            drop(inner);
+            token.set_wakeup(wakeup);
+            true
+        } else if inner.is_disconnected {
+            token.ptr = ptr::null();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Completes a receive that `start_recv`, or a `select` receive arm's acceptance, set up.
+    ///
+    /// # Safety
+    ///
+    /// `token` comes from `start_recv` or `RecvHandle::accept` on this channel, used once.
+    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+        if token.ptr.is_null() {
+            return Err(());
+        }
+        let raw = token.ptr as *mut Packet<T>;
+        // SAFETY: a selected sender's packet, alive until we set `ready` (on its stack) or
+        // until we free it (on the heap); or our own heap packet, which we free.
+        let packet = unsafe { &*raw };
+        match token.unparker.take() {
+            Some(unparker) if !packet.on_heap => {
+                // A plain send: the message is there; its sender waits for `ready`.
+                // SAFETY: selection made the packet ours until `ready`.
+                let msg = unsafe { packet.take() };
+                // Release pairs with the sender's Acquire in `wait_ready`.
+                packet.ready.store(true, Ordering::Release);
+                unparker.unpark();
+                Ok(msg)
+            }
+            Some(unparker) => {
+                // A `select` send arm: it writes once it learns it won.
+                unparker.unpark();
+                packet.wait_ready();
+                // SAFETY: `ready` says the arm wrote and is done with the packet.
+                let msg = unsafe { packet.take() };
+                // SAFETY: a heap packet; the arm's `select` left it to us.
+                drop(unsafe { Box::from_raw(raw) });
+                Ok(msg)
+            }
+            None => {
+                // Our own `select` receive arm, chosen by a sender.
+                packet.wait_ready();
+                // SAFETY: `ready` says the sender wrote and is done with the packet.
+                let msg = unsafe { packet.take() };
+                // SAFETY: our heap packet, nobody else's any more.
+                drop(unsafe { Box::from_raw(raw) });
+                Ok(msg)
+            }
+        }
+    }
+
+    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        let token = &mut Token::default();
+        if self.start_send(token) {
+            // SAFETY: a successful `start_send`.
+            unsafe { self.write(token, msg) }.map_err(TrySendError::Disconnected)
+        } else {
+            Err(TrySendError::Full(msg))
+        }
+    }
+
+    pub(crate) fn send(
+        &self,
+        msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let mut inner = self.inner.lock();
+        if let Some(wakeup) = inner.receivers.try_select() {
+            drop(inner);
+            let token = &mut Token::default();
+            token.set_wakeup(wakeup);
+            // SAFETY: the token holds the receiver we just selected.
+            return unsafe { self.write(token, msg) }.map_err(SendTimeoutError::Disconnected);
+        }
+        if inner.is_disconnected {
+            return Err(SendTimeoutError::Disconnected(msg));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(SendTimeoutError::Timeout(msg));
+        }
+        self.send_blocking(inner, msg, deadline)
+    }
+
+    /// Waits with the message in a packet on this frame until a receiver takes it.
+    #[inline(never)]
+    fn send_blocking(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let packet = Packet::on_stack(Some(msg));
+        let waiter = Waiter::new();
+        let entry = Entry::new(&waiter);
+        entry.packet.set(&packet as *const Packet<T> as *mut ());
+        // SAFETY: `entry` and `packet` stay in this frame, and we return only once the
+        // entry is unlinked (by the receiver that selects it, or below) and, if selected,
+        // once the receiver is done with the packet (`wait_ready`).
+        unsafe { inner.senders.register(&entry) };
+        inner.receivers.notify_observers();
+        drop(inner);
+        match waiter.spin_then_wait_until(deadline) {
+            Selected::Operation(_) => {
+                packet.wait_ready();
+                Ok(())
+            }
+            sel => {
+                self.inner.lock().senders.unregister(&entry);
+                // SAFETY: nobody selected us, so the message is still ours.
+                let msg = unsafe { packet.take() };
+                Err(match sel {
+                    Selected::Aborted => SendTimeoutError::Timeout(msg),
+                    _ => SendTimeoutError::Disconnected(msg),
+                })
+            }
+        }
+    }
+
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        let token = &mut Token::default();
+        if self.start_recv(token) {
+            // SAFETY: a successful `start_recv`.
+            unsafe { self.read(token) }.map_err(|()| TryRecvError::Disconnected)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let mut inner = self.inner.lock();
+        if let Some(wakeup) = inner.senders.try_select() {
+            drop(inner);
+            let token = &mut Token::default();
+            token.set_wakeup(wakeup);
+            // SAFETY: the token holds the sender we just selected.
+            return unsafe { self.read(token) }.map_err(|()| RecvTimeoutError::Disconnected);
+        }
+        if inner.is_disconnected {
+            return Err(RecvTimeoutError::Disconnected);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(RecvTimeoutError::Timeout);
+        }
+        self.recv_blocking(inner, deadline)
+    }
+
+    /// Waits with an empty packet on this frame until a sender fills it.
+    #[inline(never)]
+    fn recv_blocking(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        deadline: Option<Instant>,
+    ) -> Result<T, RecvTimeoutError> {
+        let packet = Packet::<T>::on_stack(None);
+        let waiter = Waiter::new();
+        let entry = Entry::new(&waiter);
+        entry.packet.set(&packet as *const Packet<T> as *mut ());
+        // SAFETY: as in `send_blocking`.
+        unsafe { inner.receivers.register(&entry) };
+        inner.senders.notify_observers();
+        drop(inner);
+        match waiter.spin_then_wait_until(deadline) {
+            Selected::Operation(_) => {
+                packet.wait_ready();
+                // SAFETY: `ready` says the sender wrote and is done with the packet.
+                Ok(unsafe { packet.take() })
+            }
+            sel => {
+                self.inner.lock().receivers.unregister(&entry);
+                Err(match sel {
+                    Selected::Aborted => RecvTimeoutError::Timeout,
+                    _ => RecvTimeoutError::Disconnected,
+                })
+            }
+        }
+    }
+
+    /// Closes the channel; returns whether this call did it. Wakes everyone blocked.
+    pub(crate) fn disconnect(&self) -> bool {
+        let mut inner = self.inner.lock();
+        if inner.is_disconnected {
+            return false;
+        }
+        inner.is_disconnected = true;
+        inner.senders.disconnect();
+        inner.receivers.disconnect();
+        true
+    }
+
+    pub(crate) fn is_disconnected(&self) -> bool {
+        self.inner.lock().is_disconnected
+    }
+}
+
+impl Token {
+    /// Remembers a selected peer: its packet, and how to wake it when done.
+    fn set_wakeup(&mut self, wakeup: Wakeup) {
+        self.ptr = wakeup.packet as *const u8;
+        self.unparker = Some(wakeup.unparker);
+    }
+}
+
+/// Frees a `select` arm's heap packet unless a peer selected the arm (and so owns it now).
+fn release_packet<T>(entry: &Entry) {
+    if !entry.is_selected() {
+        // SAFETY: `register` allocated it for this round; unselected, nobody else saw it.
+        drop(unsafe { Box::from_raw(entry.packet.get() as *mut Packet<T>) });
+    }
+}
+
+/// The receiving side of a rendezvous channel, as `select` sees it.
+pub(crate) struct RecvHandle<'a, T>(pub(crate) &'a Channel<T>);
+
+/// The sending side of a rendezvous channel, as `select` sees it.
+pub(crate) struct SendHandle<'a, T>(pub(crate) &'a Channel<T>);
+
+impl<T> SelectHandle for RecvHandle<'_, T> {
+    fn try_select(&self, token: &mut Token) -> bool {
+        self.0.start_recv(token)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    unsafe fn register(&self, entry: &Entry) -> bool {
+        entry.packet.set(Packet::<T>::on_heap() as *mut ());
+        let mut inner = self.0.inner.lock();
+        // SAFETY: the caller's contract; the packet lives until `unregister` or `read`.
+        unsafe { inner.receivers.register(entry) };
+        inner.senders.notify_observers();
+        // Not our own send arm on the same channel: a select never meets itself.
+        inner.senders.has_waiting_other(entry.waiter()) || inner.is_disconnected
+    }
+
+    fn unregister(&self, entry: &Entry) {
+        self.0.inner.lock().receivers.unregister(entry);
+        release_packet::<T>(entry);
+    }
+
+    fn accept(&self, token: &mut Token, entry: &Entry) -> bool {
+        token.ptr = entry.packet.get() as *const u8;
+        token.unparker = None;
+        true
+    }
+
+    fn is_ready(&self) -> bool {
+        let inner = self.0.inner.lock();
+        inner.senders.has_waiting_other(ptr::null()) || inner.is_disconnected
+    }
+
+    unsafe fn watch(&self, entry: &Entry) -> bool {
+        let mut inner = self.0.inner.lock();
+        // SAFETY: the caller's contract.
+        unsafe { inner.receivers.watch(entry) };
+        inner.senders.has_waiting_other(ptr::null()) || inner.is_disconnected
+    }
+
+    fn unwatch(&self, entry: &Entry) {
+        self.0.inner.lock().receivers.unwatch(entry);
+    }
+}
+
+impl<T> SelectHandle for SendHandle<'_, T> {
+    fn try_select(&self, token: &mut Token) -> bool {
+        self.0.start_send(token)
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    unsafe fn register(&self, entry: &Entry) -> bool {
+        entry.packet.set(Packet::<T>::on_heap() as *mut ());
+        let mut inner = self.0.inner.lock();
+        // SAFETY: the caller's contract; the packet lives until `unregister` or a
+        // receiver's `read`.
+        unsafe { inner.senders.register(entry) };
+        inner.receivers.notify_observers();
+        inner.receivers.has_waiting_other(entry.waiter()) || inner.is_disconnected
+    }
+
+    fn unregister(&self, entry: &Entry) {
+        self.0.inner.lock().senders.unregister(entry);
+        release_packet::<T>(entry);
+    }
+
+    fn accept(&self, token: &mut Token, entry: &Entry) -> bool {
+        token.ptr = entry.packet.get() as *const u8;
+        token.unparker = None;
+        true
+    }
+
+    fn is_ready(&self) -> bool {
+        let inner = self.0.inner.lock();
+        inner.receivers.has_waiting_other(ptr::null()) || inner.is_disconnected
+    }
+
+    unsafe fn watch(&self, entry: &Entry) -> bool {
+        let mut inner = self.0.inner.lock();
+        // SAFETY: the caller's contract.
+        unsafe { inner.senders.watch(entry) };
+        inner.receivers.has_waiting_other(ptr::null()) || inner.is_disconnected
+    }
+
+    fn unwatch(&self, entry: &Entry) {
+        self.0.inner.lock().senders.unwatch(entry);
+    }
+}

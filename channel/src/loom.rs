@@ -1,0 +1,114 @@
+//! `std` or `loom` synchronization types behind one path, so the loom models run the real code.
+//!
+//! Every atomic, lock and shared cell of the crate comes from here. Under `cfg(loom)` they
+//! are loom's, which explores every interleaving and checks every access to a cell; otherwise
+//! they are `std`'s, with wrappers that compile to nothing.
+
+#[cfg(loom)]
+pub(crate) use ::loom::sync::Arc;
+#[cfg(loom)]
+pub(crate) use ::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, fence};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::Arc;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, fence};
+
+use std::sync::atomic::Ordering;
+
+/// Whether the crate runs under loom: spin loops shrink and capacities become tiny.
+pub(crate) const LOOM: bool = cfg!(loom);
+
+/// Orders a preceding `SeqCst` read-modify-write or store before a following `SeqCst` load.
+///
+/// The waiting protocol of the buffered flavors is Dekker's: a waiter publishes itself
+/// (`SeqCst` store), then re-reads the channel (`SeqCst` load); a waker changes the channel
+/// (`SeqCst` CAS), then reads whether anyone waits (`SeqCst` load). The C++ model already
+/// forbids both loads from missing the other side's write, because all four operations are
+/// in the single total order of `SeqCst` operations; on x86 the CAS is a full barrier anyway.
+/// loom, however, models `SeqCst` accesses as `AcqRel` (loom's documented limitation) and
+/// would report a lost wake-up that cannot happen. It does model `SeqCst` fences, so under
+/// loom the fence is made explicit; elsewhere this is free.
+#[inline(always)]
+pub(crate) fn loom_seqcst_fence() {
+    if LOOM {
+        fence(Ordering::SeqCst);
+    }
+}
+
+#[cfg(loom)]
+use ::loom::sync::Mutex as InnerMutex;
+#[cfg(loom)]
+pub(crate) use ::loom::sync::MutexGuard;
+#[cfg(not(loom))]
+use std::sync::Mutex as InnerMutex;
+#[cfg(not(loom))]
+pub(crate) use std::sync::MutexGuard;
+
+/// A mutex whose poisoning is ignored: the crate never panics while holding one.
+pub(crate) struct Mutex<T>(InnerMutex<T>);
+
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Mutex(InnerMutex::new(value))
+    }
+
+    #[inline]
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// An `UnsafeCell` with loom's closure-based API, so loom can check every access.
+#[cfg(not(loom))]
+#[repr(transparent)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    #[inline(always)]
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a pointer for reading.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Runs `f` with a pointer for writing.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+#[cfg(loom)]
+pub(crate) use ::loom::cell::UnsafeCell;
+
+/// A `Cell` for plain values that a lock protects; under loom every access is checked, so
+/// a read or write outside the lock is reported as a data race.
+pub(crate) struct Cell<T: Copy>(UnsafeCell<T>);
+
+impl<T: Copy> Cell<T> {
+    #[inline(always)]
+    pub(crate) fn new(value: T) -> Self {
+        Cell(UnsafeCell::new(value))
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(&self) -> T {
+        // SAFETY: callers hold the lock that protects this cell (or own it exclusively), so
+        // no write races with this read; `T: Copy` means no reference escapes.
+        self.0.with(|p| unsafe { *p })
+    }
+
+    #[inline(always)]
+    pub(crate) fn set(&self, value: T) {
+        // SAFETY: as in `get`: the protecting lock makes this the only access.
+        self.0.with_mut(|p| unsafe { *p = value })
+    }
+}
