@@ -125,12 +125,18 @@ fn the_mapping_limit_is_an_error_that_names_it() {
 fn exhausted_address_space_is_an_error() {
     if child_scenario().as_deref() == Some("no-address-space") {
         // Leave room for what exists, but not for another stack reservation.
-        // Start the runtime (and its first stack reservation) before the limit.
-        gogreen::run(|| ());
+        // Start the runtime, its OS threads (each M's malloc arena reserves address
+        // space too) and its first stack reservation before the limit.
+        let hs: Vec<_> = (0..64)
+            .map(|_| gogreen::spawn(|| std::thread::sleep(std::time::Duration::from_millis(20))))
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
         // SAFETY: setrlimit on our own process.
         unsafe {
             let lim = libc::rlimit {
-                rlim_cur: current_vm_bytes() + (256 << 20),
+                rlim_cur: current_vm_bytes() + (512 << 20),
                 rlim_max: libc::RLIM_INFINITY,
             };
             assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &lim), 0);

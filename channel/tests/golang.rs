@@ -14,24 +14,9 @@
 //!
 //! # Green threads
 //!
-//! The gogreen package runs the same bodies on its runtime by including this file and
-//! instantiating [`go_tests!`] with its own `GoRuntime` (a sketch, in the root `tests/`):
-//!
-//! ```ignore
-//! #[macro_use]
-//! #[path = "../channel/tests/golang.rs"]
-//! mod golang;
-//!
-//! struct Green;
-//! impl golang::GoRuntime for Green {
-//!     fn go<F: FnOnce() + Send + 'static>(f: F) { drop(gogreen::spawn(f)); }
-//!     fn sleep(d: std::time::Duration) { gogreen::sleep(d) }
-//! }
-//!
-//! mod green_threads {
-//!     go_tests!(crate::golang, crate::Green, gogreen::run);
-//! }
-//! ```
+//! The same bodies run on gogreen's green threads too (`Green` at the bottom of this
+//! file, with `main` itself a green thread), through a dev-dependency on the gogreen
+//! package.
 
 #![allow(dead_code)]
 
@@ -904,12 +889,43 @@ pub mod goroutines {
     }
 }
 
-/// The programs on OS threads. (The green-thread instantiation lives in the gogreen
-/// package; see the module docs.)
+/// The programs on OS threads.
 mod os_threads {
     fn run(f: impl FnOnce()) {
         f()
     }
 
     go_tests!(crate, crate::OsThreads, run);
+}
+
+/// Goroutines as gogreen's green threads.
+#[cfg(not(miri))]
+pub struct Green;
+
+#[cfg(not(miri))]
+impl GoRuntime for Green {
+    fn go<F: FnOnce() + Send + 'static>(f: F) {
+        drop(gogreen::spawn(f));
+    }
+
+    fn sleep(d: Duration) {
+        gogreen::sleep(d);
+    }
+
+    fn gosched() {
+        gogreen::yield_now();
+    }
+}
+
+/// The same programs on green threads, `main` included (Miri cannot run the runtime's
+/// assembly).
+#[cfg(not(miri))]
+mod green_threads {
+    #[test]
+    fn the_programs_run_on_green_threads() {
+        // The seam is the runtime's: this channel crate and gogreen's are one.
+        assert!(gogreen::run(gogreen_channel::park::in_green_thread));
+    }
+
+    go_tests!(crate, crate::Green, gogreen::run);
 }

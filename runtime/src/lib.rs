@@ -36,6 +36,8 @@ pub use stats::{Stats, stats};
 #[cfg(not(loom))]
 pub use task::{Builder, JoinHandle, Task, current, preempt_point, run, sleep, spawn, yield_now};
 
+pub use gogreen_channel::{select, select_biased};
+
 pub mod chan {
     //! Go's channels and `select`: see the `gogreen-channel` crate.
     pub use gogreen_channel::*;

@@ -522,19 +522,34 @@ fn start_m(rt: &'static Runtime, p: usize, m: Option<&'static M>, spinning: bool
 }
 
 fn new_m(rt: &'static Runtime, p: usize, spinning: bool) {
-    let m: &'static M = {
-        let mut ms = rt.ms.lock();
-        let m = Box::leak(Box::new(M::new(ms.len())));
-        ms.push(m);
-        m
-    };
+    // The lock is held across the spawn so that ids stay indices into `ms`.
+    let mut ms = rt.ms.lock();
+    let m: &'static M = Box::leak(Box::new(M::new(ms.len())));
     let spawned = std::thread::Builder::new()
         .name(format!("gogreen-m{}", m.id))
         .spawn(move || m_main(m, p, spinning));
-    if let Err(e) = spawned {
-        // Without an M the P's work could never run; there is no one to report to.
-        eprintln!("gogreen: fatal: cannot start an OS thread for the scheduler: {e}");
-        std::process::abort();
+    match spawned {
+        Ok(_) => ms.push(m),
+        // Without any M nothing could ever run; there is no one to report to.
+        Err(e) if ms.is_empty() => {
+            eprintln!("gogreen: fatal: cannot start an OS thread for the scheduler: {e}");
+            std::process::abort();
+        }
+        Err(e) => {
+            drop(ms);
+            static WARNED: AtomicBool = AtomicBool::new(false);
+            if !WARNED.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "gogreen: warning: cannot start another OS thread for the scheduler ({e}); \
+                     the running ones carry on"
+                );
+            }
+            // The P goes back to the idle list; its work waits for the running Ms.
+            if spinning {
+                rt.idle.cancel_spin();
+            }
+            rt.idle.release_p(p, || false);
+        }
     }
 }
 
