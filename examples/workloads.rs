@@ -2,6 +2,7 @@
 //! arguments (`WORKLOAD [N]`), same output lines, so `compare.py` can put them side by
 //! side with Go's.
 
+use gogreen::chan;
 use gogreen::sync::WaitGroup;
 use std::time::{Duration, Instant};
 
@@ -64,8 +65,8 @@ fn yield_switch(n: usize) {
 
 fn parked(n: usize) {
     gogreen::run(move || {
-        let gate = WaitGroup::new();
-        gate.add(1);
+        // Go closes `gate`; here every sender is dropped, which closes it the same way.
+        let (gate_tx, gate) = chan::bounded::<()>(0);
         let (started, done) = (WaitGroup::new(), WaitGroup::new());
         started.add(n);
         done.add(n);
@@ -74,14 +75,14 @@ fn parked(n: usize) {
             let (gate, started, done) = (gate.clone(), started.clone(), done.clone());
             gogreen::spawn(move || {
                 started.done();
-                gate.wait();
+                let _ = gate.recv();
                 done.done();
             });
         }
-        started.wait();
+        started.wait(); // every task has run and is about to block on gate
         let spawned = t.elapsed();
         let rss = max_rss_kb();
-        gate.done();
+        drop(gate_tx);
         done.wait();
         let d = t.elapsed();
         println!(
@@ -90,6 +91,142 @@ fn parked(n: usize) {
             d.as_secs_f64() * 1e3,
             (rss * 1024) as f64 / n as f64
         );
+    });
+}
+
+fn ping_pong(n: usize) {
+    gogreen::run(move || {
+        let (a_tx, a_rx) = chan::bounded::<usize>(0);
+        let (b_tx, b_rx) = chan::bounded::<usize>(0);
+        gogreen::spawn(move || {
+            for v in a_rx {
+                if b_tx.send(v + 1).is_err() {
+                    break;
+                }
+            }
+        });
+        let t = Instant::now();
+        for i in 0..n {
+            a_tx.send(i).unwrap();
+            b_rx.recv().unwrap();
+        }
+        drop(a_tx);
+        report("ping_pong", n, t.elapsed(), "roundtrip");
+    });
+}
+
+fn chain(n: usize) {
+    gogreen::run(move || {
+        let t = Instant::now();
+        let (leftmost_tx, leftmost_rx) = chan::bounded::<usize>(0);
+        let mut left = leftmost_tx;
+        for _ in 0..n {
+            let (right_tx, right_rx) = chan::bounded::<usize>(0);
+            gogreen::spawn(move || {
+                let v = right_rx.recv().unwrap();
+                left.send(v + 1).unwrap();
+            });
+            left = right_tx;
+        }
+        gogreen::spawn(move || left.send(0).unwrap());
+        let got = leftmost_rx.recv().unwrap();
+        if got != n {
+            println!("chain: got {got} want {n}");
+            std::process::exit(1);
+        }
+        report("chain", n, t.elapsed(), "task");
+    });
+}
+
+fn sieve(n: usize) {
+    gogreen::run(move || {
+        let t = Instant::now();
+        let (tx, mut rx) = chan::bounded::<u64>(0);
+        gogreen::spawn(move || {
+            for i in 2.. {
+                if tx.send(i).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut last = 0;
+        for _ in 0..n {
+            let prime = rx.recv().unwrap();
+            last = prime;
+            let (tx1, rx1) = chan::bounded::<u64>(0);
+            let input = rx;
+            gogreen::spawn(move || {
+                for i in input {
+                    if i % prime != 0 && tx1.send(i).is_err() {
+                        break;
+                    }
+                }
+            });
+            rx = rx1;
+        }
+        report("sieve", n, t.elapsed(), "prime");
+        println!("sieve last_prime={last}");
+    });
+}
+
+fn mpmc(n: usize) {
+    gogreen::run(move || {
+        const P: usize = 4;
+        const C: usize = 4;
+        let (tx, rx) = chan::bounded::<usize>(1024);
+        let t = Instant::now();
+        let producers = WaitGroup::new();
+        producers.add(P);
+        for _ in 0..P {
+            let (tx, wg) = (tx.clone(), producers.clone());
+            gogreen::spawn(move || {
+                for j in 0..n / P {
+                    tx.send(j).unwrap();
+                }
+                wg.done();
+            });
+        }
+        let consumers: Vec<_> = (0..C)
+            .map(|_| {
+                let rx = rx.clone();
+                gogreen::spawn(move || rx.iter().fold(0usize, |s, v| s.wrapping_add(v)))
+            })
+            .collect();
+        producers.wait();
+        drop(tx);
+        for c in consumers {
+            c.join().unwrap();
+        }
+        report("mpmc", n, t.elapsed(), "msg");
+    });
+}
+
+fn select4(n: usize) {
+    gogreen::run(move || {
+        const K: usize = 4;
+        let chans: Vec<_> = (0..K)
+            .map(|_| {
+                let (tx, rx) = chan::bounded::<usize>(0);
+                gogreen::spawn(move || {
+                    for j in 0..n / K {
+                        if tx.send(j).is_err() {
+                            break;
+                        }
+                    }
+                });
+                rx
+            })
+            .collect();
+        let t = Instant::now();
+        for _ in 0..(n / K) * K {
+            gogreen::select! {
+                recv(chans[0]) -> _ => {},
+                recv(chans[1]) -> _ => {},
+                recv(chans[2]) -> _ => {},
+                recv(chans[3]) -> _ => {},
+            }
+        }
+        report("select4", n, t.elapsed(), "recv");
     });
 }
 
@@ -105,6 +242,11 @@ fn main() {
         "spawn_join" => spawn_join(def(1_000_000)),
         "yield" => yield_switch(def(1_000_000)),
         "parked" => parked(def(1_000_000)),
+        "ping_pong" => ping_pong(def(1_000_000)),
+        "chain" => chain(def(100_000)),
+        "sieve" => sieve(def(2000)),
+        "mpmc" => mpmc(def(10_000_000)),
+        "select4" => select4(def(1_000_000)),
         _ => {
             println!("unknown workload");
             std::process::exit(2);

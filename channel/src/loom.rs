@@ -37,20 +37,16 @@ pub(crate) fn loom_seqcst_fence() {
 }
 
 #[cfg(loom)]
-use ::loom::sync::Mutex as InnerMutex;
-#[cfg(loom)]
 pub(crate) use ::loom::sync::MutexGuard;
-#[cfg(not(loom))]
-use std::sync::Mutex as InnerMutex;
-#[cfg(not(loom))]
-pub(crate) use std::sync::MutexGuard;
 
 /// A mutex whose poisoning is ignored: the crate never panics while holding one.
-pub(crate) struct Mutex<T>(InnerMutex<T>);
+#[cfg(loom)]
+pub(crate) struct Mutex<T>(::loom::sync::Mutex<T>);
 
+#[cfg(loom)]
 impl<T> Mutex<T> {
     pub(crate) fn new(value: T) -> Self {
-        Mutex(InnerMutex::new(value))
+        Mutex(::loom::sync::Mutex::new(value))
     }
 
     #[inline]
@@ -58,6 +54,109 @@ impl<T> Mutex<T> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The channels' lock: a spin lock, released with a plain store.
+///
+/// Every critical section of the crate is a few dozen instructions and never blocks,
+/// parks or yields, so a holder is always running (unless the OS preempted it): waiting
+/// means spinning a moment, then yielding the OS thread. A futex mutex would cost a second
+/// read-modify-write per critical section, to release, and a rendezvous hand-off takes
+/// two locks per side. (Not `park::snooze`: the holder is never a green thread waiting
+/// for our processor, so giving way to other green threads would not help it.)
+#[cfg(not(loom))]
+pub(crate) struct Mutex<T> {
+    locked: AtomicBool,
+    value: std::cell::UnsafeCell<T>,
+}
+
+// SAFETY: the lock gives one thread at a time access to the value.
+#[cfg(not(loom))]
+unsafe impl<T: Send> Sync for Mutex<T> {}
+// SAFETY: as above.
+#[cfg(not(loom))]
+unsafe impl<T: Send> Send for Mutex<T> {}
+
+#[cfg(not(loom))]
+impl<T> Mutex<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Mutex {
+            locked: AtomicBool::new(false),
+            value: std::cell::UnsafeCell::new(value),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        // Acquire pairs with the Release in `MutexGuard::drop`.
+        if self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_contended();
+        }
+        MutexGuard { mutex: self }
+    }
+
+    #[cold]
+    fn lock_contended(&self) {
+        let mut step = 0u32;
+        loop {
+            // Wait for a release without writing the line, then try again.
+            while self.locked.load(Ordering::Relaxed) {
+                if step < 7 {
+                    for _ in 0..1u32 << step {
+                        std::hint::spin_loop();
+                    }
+                    step += 1;
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Access to a [`Mutex`]'s value; unlocks when dropped.
+#[cfg(not(loom))]
+pub(crate) struct MutexGuard<'a, T> {
+    mutex: &'a Mutex<T>,
+}
+
+#[cfg(not(loom))]
+impl<T> std::ops::Deref for MutexGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock.
+        unsafe { &*self.mutex.value.get() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> std::ops::DerefMut for MutexGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock.
+        unsafe { &mut *self.mutex.value.get() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> Drop for MutexGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // Release: what the holder wrote is visible to the next holder.
+        self.mutex.locked.store(false, Ordering::Release);
     }
 }
 

@@ -80,6 +80,13 @@ impl Unparker {
         unsafe { (self.vtable.unpark)(self.data, self.tag) }
     }
 
+    /// Whether this handle wakes a plain OS thread (or a loom thread), rather than a
+    /// green thread of an installed runtime.
+    #[inline]
+    pub fn wakes_os_thread(&self) -> bool {
+        std::ptr::eq(self.vtable, &os::VTABLE)
+    }
+
     /// Whether both handles wake the same context. Waiters are identified by this,
     /// never by `ThreadId`: two green threads share an OS thread, and one green
     /// thread moves between OS threads.
@@ -224,7 +231,7 @@ mod os {
         static ME: Arc<Parker> = Arc::new(Parker::new());
     }
 
-    static VTABLE: UnparkerVTable = UnparkerVTable {
+    pub(super) static VTABLE: UnparkerVTable = UnparkerVTable {
         clone,
         unpark,
         drop,

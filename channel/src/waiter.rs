@@ -155,14 +155,23 @@ impl Waiter {
         &self.unparker
     }
 
-    /// Like [`wait_until`](Waiter::wait_until), but spins and snoozes a little first.
+    /// Like [`wait_until`](Waiter::wait_until), but on an OS thread spins and snoozes a
+    /// little first.
     ///
     /// For the rendezvous flavor and `select`, which have tried their operations once and
     /// registered at once: a hand-off between two running threads usually lands within
     /// that window, and parking costs a system call on an OS thread. (The buffered
     /// flavors spin *before* registering instead, where a success needs no lock.)
+    ///
+    /// A green thread parks at once. Its peer most likely runs on the same processor,
+    /// which needs the processor to get anywhere; and a parked green thread is woken
+    /// into its waker's `runnext`, where the pair keeps to one core, while a yielding
+    /// one waits in the run queue, where idle processors steal it and split the pair.
     #[inline(never)]
     pub(crate) fn spin_then_wait_until(&self, deadline: Option<Instant>) -> Selected {
+        if !self.unparker.wakes_os_thread() {
+            return self.wait_until(deadline);
+        }
         let mut spin = Spin::new();
         loop {
             let sel = self.selected();

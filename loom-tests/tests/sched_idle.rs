@@ -50,30 +50,16 @@
 mod sched_common;
 
 use gogreen::idle::Idle;
-use gogreen::inject::{Inject, Linked};
+use gogreen::inject::Inject;
 use gogreen::queue::{Local, RunQueue};
-use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 use loom::thread::{self, JoinHandle};
 use sched_common::{Outcomes, Start, check};
 
-/// A G of a model. The queues only move its pointer.
+/// A G of a model. The queues only move its pointer; it has an address, no contents.
 struct G {
-    next: UnsafeCell<*mut G>,
-}
-
-// SAFETY: `next` is touched only by the global queue, under its lock, on the item it
-// owns; loom's `UnsafeCell` would report any other access.
-unsafe impl Linked for G {
-    unsafe fn next(this: *mut Self) -> *mut Self {
-        // SAFETY: `this` is the live G, owned by the caller (the queue).
-        unsafe { (*this).next.with(|p| *p) }
-    }
-    unsafe fn set_next(this: *mut Self, next: *mut Self) {
-        // SAFETY: as above.
-        unsafe { (*this).next.with_mut(|p| *p = next) }
-    }
+    _seen: u8,
 }
 
 /// Room for the Ms a model may start: the ones it begins with, plus those `wakep`
@@ -160,11 +146,7 @@ impl World {
             quiet: Condvar::new(),
             threads: Mutex::new(Vec::new()),
             gs: (0..ngs)
-                .map(|_| {
-                    Box::into_raw(Box::new(G {
-                        next: UnsafeCell::new(std::ptr::null_mut()),
-                    }))
-                })
+                .map(|_| Box::into_raw(Box::new(G { _seen: 0 })))
                 .collect(),
             taken: (0..ngs).map(|_| AtomicUsize::new(0)).collect(),
             taker: (0..ngs).map(|_| AtomicUsize::new(usize::MAX)).collect(),

@@ -13,36 +13,18 @@
 
 mod sched_common;
 
-use gogreen::inject::{Inject, Linked};
-use loom::cell::UnsafeCell;
+use gogreen::inject::Inject;
 use loom::sync::Arc;
 use loom::thread;
 use sched_common::{Start, check};
 
-/// A queued item: its identity and the intrusive link the queue writes.
+/// A queued item: its identity.
 struct Node {
     id: usize,
-    next: UnsafeCell<*mut Node>,
-}
-
-// SAFETY: `next` is only touched by the queue, under its lock, on items it owns; loom's
-// `UnsafeCell` checks exactly that — an access not ordered by the lock is reported.
-unsafe impl Linked for Node {
-    unsafe fn next(this: *mut Self) -> *mut Self {
-        // SAFETY: the caller (the queue) owns `this`, which is live.
-        unsafe { (*this).next.with(|p| *p) }
-    }
-    unsafe fn set_next(this: *mut Self, next: *mut Self) {
-        // SAFETY: as above.
-        unsafe { (*this).next.with_mut(|p| *p = next) }
-    }
 }
 
 fn node(id: usize) -> *mut Node {
-    Box::into_raw(Box::new(Node {
-        id,
-        next: UnsafeCell::new(std::ptr::null_mut()),
-    }))
+    Box::into_raw(Box::new(Node { id }))
 }
 
 /// Takes back ownership of a node that came out of the queue; a node obtained twice

@@ -87,8 +87,6 @@ pub(crate) struct G {
     stack_size: UnsafeCell<usize>,
     /// The stack in use right now: the slot, or a `stack::grow` segment.
     bounds: UnsafeCell<Bounds>,
-    /// Intrusive link for the global queue and the free lists; owned by the list.
-    next: UnsafeCell<*mut G>,
     id: UnsafeCell<u64>,
     name: UnsafeCell<Option<Arc<str>>>,
     vtable: UnsafeCell<&'static TaskVTable>,
@@ -110,18 +108,6 @@ static EMPTY_VTABLE: TaskVTable = TaskVTable {
     fail: |_, _| {},
 };
 
-// SAFETY: `next` is only touched by the owner of the G (a list holding it).
-unsafe impl super::inject::Linked for G {
-    unsafe fn next(this: *mut Self) -> *mut Self {
-        // SAFETY: the caller owns `this`.
-        unsafe { *(*this).next.get() }
-    }
-    unsafe fn set_next(this: *mut Self, next: *mut Self) {
-        // SAFETY: as above.
-        unsafe { *(*this).next.get() = next }
-    }
-}
-
 impl G {
     pub(crate) fn new() -> Self {
         G {
@@ -132,7 +118,6 @@ impl G {
             stack: UnsafeCell::new(None),
             stack_size: UnsafeCell::new(0),
             bounds: UnsafeCell::new(Bounds::default()),
-            next: UnsafeCell::new(ptr::null_mut()),
             id: UnsafeCell::new(0),
             name: UnsafeCell::new(None),
             vtable: UnsafeCell::new(&EMPTY_VTABLE),

@@ -94,6 +94,13 @@ impl<T> RunQueue<T> {
         !self.ring_is_empty() || !self.runnext.load(Ordering::Acquire).is_null()
     }
 
+    /// How many items were ever taken from the ring (wrapping): a snapshot that tells an
+    /// observer whether the ring is being drained.
+    #[inline]
+    pub fn taken(&self) -> u32 {
+        self.head.load(Ordering::Acquire)
+    }
+
     /// Number of items in the ring. A snapshot.
     #[allow(dead_code)] // for the loom models
     pub fn len(&self) -> usize {

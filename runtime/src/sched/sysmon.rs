@@ -17,7 +17,10 @@
 //!
 //! A P whose M has been stuck in one G for 10 ms — a CPU-bound loop, or a call that
 //! blocks the OS thread (`std::fs::read`, `std::thread::sleep`) — while other Gs wait
-//! and no P is idle to run them, is *replaced*: sysmon puts a spare P in play on an M
+//! that nobody takes (its ring, or the global queue, was not drained at all since the
+//! previous look) and no P is idle to run them, is *replaced*. (A G that keeps its P
+//! busy spawning while other Ps run what it spawns is not stuck: its ring is drained.)
+//! Replaced means: sysmon puts a spare P in play on an M
 //! of its own, which steals the stuck P's queue, and marks the stuck P
 //! `retired`. The stuck M keeps running its G undisturbed — nothing interrupts it, and
 //! its P stays its own, so no queue ever has two owners. At its next scheduling point
@@ -46,7 +49,8 @@ const MAX_DELAY: Duration = Duration::from_millis(10);
 const IDLE_ROUNDS: u32 = 50;
 /// A G holding its P this long gets the preempt flag.
 const PREEMPT_AFTER: Duration = Duration::from_millis(10);
-/// A P stuck this long, with work waiting and no idle P, is replaced by a spare.
+/// A P stuck this long, with work waiting that nobody takes and no idle P, is replaced
+/// by a spare.
 const HANDOFF_AFTER: Duration = Duration::from_millis(10);
 /// Timers this late are run by sysmon itself.
 const TIMER_SLACK_NS: u64 = 1_000_000;
@@ -88,6 +92,8 @@ impl Sysmon {
 struct Seen {
     tick: u32,
     since: Instant,
+    /// The ring's `taken` count at the previous look.
+    taken: u32,
 }
 
 fn run(rt: &'static Runtime) -> ! {
@@ -97,10 +103,12 @@ fn run(rt: &'static Runtime) -> ! {
     let mut seen = vec![
         Seen {
             tick: 0,
-            since: Instant::now()
+            since: Instant::now(),
+            taken: 0,
         };
         rt.ps.len()
     ];
+    let mut inject_taken = rt.inject.taken();
     let mut last_scavenge = Instant::now();
     loop {
         if all_idle(rt) {
@@ -121,10 +129,17 @@ fn run(rt: &'static Runtime) -> ! {
         }
         let now = Instant::now();
         let mut acted = false;
+        // Whether the global queue holds work that nobody took since the previous look.
+        let taken = rt.inject.taken();
+        let inject_stuck = !rt.inject.is_empty() && taken == inject_taken;
+        inject_taken = taken;
         for (p, seen) in rt.ps.iter().zip(seen.iter_mut()) {
             let tick = p.schedtick.load(Ordering::Relaxed);
+            let taken = p.runq.taken();
+            let ring_stuck = !p.runq.ring_is_empty() && taken == seen.taken;
+            seen.taken = taken;
             if tick != seen.tick {
-                *seen = Seen { tick, since: now };
+                (seen.tick, seen.since) = (tick, now);
                 continue;
             }
             // The P has not scheduled since the previous look.
@@ -144,7 +159,7 @@ fn run(rt: &'static Runtime) -> ! {
                 && p.in_play.load(Ordering::Acquire)
                 && !p.retired.load(Ordering::Acquire)
                 && rt.idle.npidle() == 0
-                && (p.runq.has_work() || !rt.inject.is_empty())
+                && (ring_stuck || inject_stuck)
                 && worker::hand_off(rt, p)
             {
                 acted = true;
