@@ -1,4 +1,6 @@
-//! Channel throughput on OS threads: gogreen's channels against crossbeam-channel and std::sync::mpsc.
+//! Channel throughput on OS threads: gogreen's channels against crossbeam-channel and
+//! std::sync::mpsc; and gogreen's channels between green threads against the same
+//! channels between OS threads (`green_vs_os`).
 //!
 //! Each benchmark moves `MSGS` messages through one channel: spsc (1 producer, 1 consumer),
 //! mpsc (4 producers, 1 consumer) and mpmc (4 and 4; std's receiver cannot be shared) over
@@ -287,6 +289,123 @@ fn ping_pong(c: &mut Criterion) {
     g.finish();
 }
 
+/// The `ping_pong` workload with both ends green threads.
+fn green_ping_pong() -> Duration {
+    gogreen::run(|| {
+        let (a_s, a_r) = gogreen::chan::bounded::<usize>(0);
+        let (b_s, b_r) = gogreen::chan::bounded::<usize>(0);
+        let start = Instant::now();
+        let peer = gogreen::spawn(move || {
+            for _ in 0..ROUND_TRIPS {
+                let v = a_r.recv().unwrap();
+                b_s.send(v + 1).unwrap();
+            }
+        });
+        for i in 0..ROUND_TRIPS {
+            a_s.send(i).unwrap();
+            black_box(b_r.recv().unwrap());
+        }
+        peer.join().unwrap();
+        start.elapsed()
+    })
+}
+
+/// The mpmc workload (4 producers, 4 consumers) with every task a green thread.
+fn green_mpmc(cap: Option<usize>) -> Duration {
+    gogreen::run(move || {
+        let (s, r) = match cap {
+            Some(n) => gogreen::chan::bounded::<usize>(n),
+            None => gogreen::chan::unbounded(),
+        };
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let s = s.clone();
+            tasks.push(gogreen::spawn(move || {
+                for i in 0..MSGS / 4 {
+                    s.send(i).unwrap();
+                }
+            }));
+            let r = r.clone();
+            tasks.push(gogreen::spawn(move || {
+                for _ in 0..MSGS / 4 {
+                    black_box(r.recv().unwrap());
+                }
+            }));
+        }
+        for t in tasks {
+            t.join().unwrap();
+        }
+        start.elapsed()
+    })
+}
+
+/// The `select4` workload with every task a green thread.
+fn green_select4() -> Duration {
+    gogreen::run(|| {
+        let chans: Vec<_> = (0..4).map(|_| gogreen::chan::bounded::<usize>(0)).collect();
+        let start = Instant::now();
+        let feeders: Vec<_> = chans
+            .iter()
+            .map(|(s, _)| {
+                let s = s.clone();
+                gogreen::spawn(move || {
+                    for i in 0..MSGS / 4 {
+                        s.send(i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let (r0, r1, r2, r3) = (&chans[0].1, &chans[1].1, &chans[2].1, &chans[3].1);
+        for _ in 0..MSGS {
+            gogreen::select! {
+                recv(r0) -> v => { black_box(v.unwrap()); }
+                recv(r1) -> v => { black_box(v.unwrap()); }
+                recv(r2) -> v => { black_box(v.unwrap()); }
+                recv(r3) -> v => { black_box(v.unwrap()); }
+            }
+        }
+        for f in feeders {
+            f.join().unwrap();
+        }
+        start.elapsed()
+    })
+}
+
+/// gogreen's channels between green threads, against the same channels between OS threads.
+fn green_vs_os(c: &mut Criterion) {
+    type Run<'a> = &'a dyn Fn() -> Duration;
+    let cases: [(&str, usize, Run, Run); 4] = [
+        (
+            "ping_pong",
+            ROUND_TRIPS,
+            &green_ping_pong,
+            &gogreen_ping_pong,
+        ),
+        ("select4", MSGS, &green_select4, &gogreen_select4),
+        (
+            "mpmc/bounded(1024)",
+            MSGS,
+            &|| green_mpmc(Some(CAP)),
+            &|| gogreen_run(Some(CAP), 4, 4),
+        ),
+        ("mpmc/bounded(0)", MSGS, &|| green_mpmc(Some(0)), &|| {
+            gogreen_run(Some(0), 4, 4)
+        }),
+    ];
+    for (name, per, green, os) in cases {
+        let mut g = c.benchmark_group(format!("green_vs_os/{name}"));
+        g.sampling_mode(SamplingMode::Flat)
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2))
+            .throughput(Throughput::Elements(per as u64));
+        bench(&mut g, "green threads", green);
+        bench(&mut g, "OS threads", os);
+        g.finish();
+    }
+}
+
 /// Runs every workload `rounds` times per library, alternating the libraries, and prints
 /// median times (per message, per round trip) and the ratio gogreen / crossbeam.
 fn interleaved(rounds: usize) {
@@ -333,6 +452,21 @@ fn interleaved(rounds: usize) {
         &[&gogreen_ping_pong, &crossbeam_ping_pong, &std_ping_pong],
     );
     line("select4", MSGS, &[&gogreen_select4, &crossbeam_select4]);
+    println!();
+    println!(
+        "{:<18} {:>12} {:>12} {:>12} {:>8}",
+        "green vs OS", "green", "OS threads", "", "g / os"
+    );
+    line(
+        "ping_pong",
+        ROUND_TRIPS,
+        &[&green_ping_pong, &gogreen_ping_pong],
+    );
+    line("select4", MSGS, &[&green_select4, &gogreen_select4]);
+    let (g, os) = (|| green_mpmc(Some(CAP)), || gogreen_run(Some(CAP), 4, 4));
+    line("mpmc/bounded(1024)", MSGS, &[&g, &os]);
+    let (g, os) = (|| green_mpmc(Some(0)), || gogreen_run(Some(0), 4, 4));
+    line("mpmc/bounded(0)", MSGS, &[&g, &os]);
 }
 
 fn main() {
@@ -347,5 +481,6 @@ fn main() {
     ping_pong(&mut c);
     select4(&mut c);
     throughput(&mut c);
+    green_vs_os(&mut c);
     c.final_summary();
 }

@@ -2,10 +2,12 @@
 //!
 //! `cargo run --release --example million [N]`
 //!
-//! Each task starts, reports in, and blocks on a gate. Once every one of them is
-//! parked, the gate opens, and the main task joins them all. The last line has the
-//! same form as the `parked` workload of `examples/workloads.rs`.
+//! Each task starts, reports in, and blocks receiving from a gate channel. Once every one
+//! of them is parked, the gate is closed, which wakes them all, and the main task joins
+//! them. The last line has the same form as the `parked` workload of
+//! `examples/workloads.rs`.
 
+use gogreen::chan;
 use gogreen::sync::WaitGroup;
 use std::time::Instant;
 
@@ -25,8 +27,7 @@ fn main() {
         .unwrap_or(1_000_000);
     gogreen::run(move || {
         let t = Instant::now();
-        let gate = WaitGroup::new();
-        gate.add(1);
+        let (gate_tx, gate) = chan::bounded::<()>(0);
         let started = WaitGroup::new();
         started.add(n);
         let handles: Vec<_> = (0..n)
@@ -34,7 +35,8 @@ fn main() {
                 let (gate, started) = (gate.clone(), started.clone());
                 gogreen::spawn(move || {
                     started.done();
-                    gate.wait();
+                    // Blocks until the gate closes: Err(RecvError), as Go's closed channel.
+                    let _ = gate.recv();
                     i
                 })
             })
@@ -50,7 +52,7 @@ fn main() {
             stats.stacks,
             rss
         );
-        gate.done();
+        gate_tx.close();
         let mut sum = 0usize;
         for h in handles {
             sum += h.join().expect("no task panics");

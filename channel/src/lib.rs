@@ -13,7 +13,8 @@
 //! The crate knows nothing of the scheduler: every blocking operation waits through the
 //! [`park`] seam, which a green-thread runtime plugs into (only the green thread parks),
 //! and which falls back to the OS thread (or to loom's threads under `cfg(loom)`).
-//! `DESIGN-notes.md` describes how a send meets a receive, how select wins, and the seam.
+//! `docs/channels.md` (in the gogreen repository) describes how a send meets a receive,
+//! how select wins, and the seam.
 
 mod backoff;
 mod channel;

@@ -44,6 +44,15 @@ pub(crate) struct Token {
     pub(crate) instant: Option<Instant>,
     /// Rendezvous: the selected peer, to wake once the packet is done.
     pub(crate) unparker: Option<Unparker>,
+    /// Rendezvous: a `select` receive arm's packet, moved out of its entry (which dies
+    /// with the select's frame) when the arm is accepted; `ptr` is then
+    /// [`Token::IN_SLOT`].
+    pub(crate) slot: std::mem::MaybeUninit<[usize; crate::waiter::ENTRY_SLOT_WORDS]>,
+}
+
+impl Token {
+    /// `ptr` when the packet is in the token's own `slot`.
+    pub(crate) const IN_SLOT: *const u8 = std::ptr::dangling::<u8>();
 }
 
 impl Default for Token {
@@ -54,6 +63,7 @@ impl Default for Token {
             stamp: 0,
             instant: None,
             unparker: None,
+            slot: std::mem::MaybeUninit::uninit(),
         }
     }
 }

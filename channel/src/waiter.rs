@@ -208,6 +208,9 @@ impl Waiter {
     }
 }
 
+/// Words of [`Entry::slot`].
+pub(crate) const ENTRY_SLOT_WORDS: usize = 4;
+
 /// A waiter's place in one channel's wait list.
 ///
 /// Links and `packet` are [`Cell`]s that only the lock of the list the entry is (or is about
@@ -216,6 +219,10 @@ pub(crate) struct Entry {
     waiter: *const Waiter,
     /// Where a rendezvous hands its message over (`flavors::zero`); null elsewhere.
     pub(crate) packet: Cell<*mut ()>,
+    /// Room for a `select` receive arm's rendezvous packet, so that a small message needs
+    /// no allocation (`flavors::zero`). Only the entry's owner and, after selecting the
+    /// entry, its sender touch it, per the hand-off protocol.
+    pub(crate) slot: std::cell::UnsafeCell<std::mem::MaybeUninit<[usize; ENTRY_SLOT_WORDS]>>,
     pub(crate) prev: Cell<*const Entry>,
     pub(crate) next: Cell<*const Entry>,
     pub(crate) linked: Cell<bool>,
@@ -228,6 +235,7 @@ impl Entry {
         Entry {
             waiter,
             packet: Cell::new(std::ptr::null_mut()),
+            slot: std::cell::UnsafeCell::new(std::mem::MaybeUninit::uninit()),
             prev: Cell::new(std::ptr::null()),
             next: Cell::new(std::ptr::null()),
             linked: Cell::new(false),

@@ -197,7 +197,16 @@ impl WaitList {
     }
 
     /// Tells every watcher that something changed; they re-check for themselves.
+    #[inline]
     pub(crate) fn notify_observers(&mut self) {
+        // Watchers (`Select::ready`) are rare; every blocking operation calls this.
+        if !self.observers.head.is_null() {
+            self.notify_observers_slow();
+        }
+    }
+
+    #[cold]
+    fn notify_observers_slow(&mut self) {
         while !self.observers.head.is_null() {
             // SAFETY: linked entries are alive while we hold the lock.
             let entry = unsafe { &*self.observers.head };

@@ -35,7 +35,7 @@ use crate::backoff::Spin;
 use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::loom::{AtomicBool, Mutex, MutexGuard, UnsafeCell};
 use crate::select::{SelectHandle, Token};
-use crate::waiter::{Entry, Selected, Waiter};
+use crate::waiter::{ENTRY_SLOT_WORDS, Entry, Selected, Waiter};
 use crate::waitlist::{WaitList, Wakeup};
 
 /// Where one message changes hands.
@@ -57,6 +57,28 @@ impl<T> Packet<T> {
             ready: AtomicBool::new(false),
             msg: UnsafeCell::new(msg),
         }
+    }
+
+    /// An empty packet in `entry`'s slot, if it fits there (not under loom, which
+    /// tracks heap packets better).
+    fn in_slot(entry: &Entry) -> Option<*mut Packet<T>> {
+        let fits = std::mem::size_of::<Packet<T>>()
+            <= std::mem::size_of::<[usize; ENTRY_SLOT_WORDS]>()
+            && std::mem::align_of::<Packet<T>>() <= std::mem::align_of::<usize>();
+        if !fits || cfg!(loom) {
+            return None;
+        }
+        let p = entry.slot.get().cast::<Packet<T>>();
+        // SAFETY: the slot is large and aligned enough (checked above), owned by the
+        // caller (the entry's owner, registering it), and holds nothing.
+        unsafe {
+            p.write(Packet {
+                on_heap: false,
+                ready: AtomicBool::new(false),
+                msg: UnsafeCell::new(None),
+            })
+        };
+        Some(p)
     }
 
     fn on_heap() -> *mut Packet<T> {
@@ -194,9 +216,14 @@ impl<T> Channel<T> {
         if token.ptr.is_null() {
             return Err(());
         }
-        let raw = token.ptr as *mut Packet<T>;
+        let raw = if token.ptr == Token::IN_SLOT {
+            token.slot.as_mut_ptr().cast::<Packet<T>>()
+        } else {
+            token.ptr as *mut Packet<T>
+        };
         // SAFETY: a selected sender's packet, alive until we set `ready` (on its stack) or
-        // until we free it (on the heap); or our own heap packet, which we free.
+        // until we free it (on the heap); or our own arm's packet (on the heap, or moved
+        // into the token by `accept`), which we free.
         let packet = unsafe { &*raw };
         match token.unparker.take() {
             Some(unparker) if !packet.on_heap => {
@@ -223,10 +250,43 @@ impl<T> Channel<T> {
                 packet.wait_ready();
                 // SAFETY: `ready` says the sender wrote and is done with the packet.
                 let msg = unsafe { packet.take() };
-                // SAFETY: our heap packet, nobody else's any more.
-                drop(unsafe { Box::from_raw(raw) });
+                // SAFETY: our arm's packet (in our entry or on the heap), nobody else's
+                // any more.
+                unsafe { free_packet(raw) };
                 Ok(msg)
             }
+        }
+    }
+
+    /// Completes a plain receive that selected a waiting sender: the common case of
+    /// [`read`](Channel::read), without a token.
+    ///
+    /// # Safety
+    ///
+    /// `wakeup` is a sender this thread just selected.
+    #[inline]
+    unsafe fn take_from(wakeup: Wakeup) -> T {
+        let raw = wakeup.packet as *mut Packet<T>;
+        // SAFETY: a selected sender's packet, alive until we set `ready` (on its stack) or
+        // until we free it (on the heap).
+        let packet = unsafe { &*raw };
+        if packet.on_heap {
+            // A `select` send arm: it writes once it learns it won.
+            wakeup.unparker.unpark();
+            packet.wait_ready();
+            // SAFETY: `ready` says the arm wrote and is done with the packet.
+            let msg = unsafe { packet.take() };
+            // SAFETY: a heap packet; the arm's `select` left it to us.
+            drop(unsafe { Box::from_raw(raw) });
+            msg
+        } else {
+            // A plain send: the message is there; its sender waits for `ready`.
+            // SAFETY: selection made the packet ours until `ready`.
+            let msg = unsafe { packet.take() };
+            // Release pairs with the sender's Acquire in `wait_ready`.
+            packet.ready.store(true, Ordering::Release);
+            wakeup.unparker.unpark();
+            msg
         }
     }
 
@@ -248,10 +308,16 @@ impl<T> Channel<T> {
         let mut inner = self.inner.lock();
         if let Some(wakeup) = inner.receivers.try_select() {
             drop(inner);
-            let token = &mut Token::default();
-            token.set_wakeup(wakeup);
-            // SAFETY: the token holds the receiver we just selected.
-            return unsafe { self.write(token, msg) }.map_err(SendTimeoutError::Disconnected);
+            // SAFETY: the receiver's packet is ours until we set `ready` (on its stack),
+            // or until its owner frees it after `ready` (on the heap).
+            let packet = unsafe { &*(wakeup.packet as *const Packet<T>) };
+            // SAFETY: selection made the packet ours until `ready`.
+            unsafe { packet.put(msg) };
+            // Release pairs with the Acquire in `wait_ready`.
+            packet.ready.store(true, Ordering::Release);
+            // The packet may be gone now; wake the receiver through our clone.
+            wakeup.unparker.unpark();
+            return Ok(());
         }
         if inner.is_disconnected {
             return Err(SendTimeoutError::Disconnected(msg));
@@ -311,10 +377,8 @@ impl<T> Channel<T> {
         let mut inner = self.inner.lock();
         if let Some(wakeup) = inner.senders.try_select() {
             drop(inner);
-            let token = &mut Token::default();
-            token.set_wakeup(wakeup);
-            // SAFETY: the token holds the sender we just selected.
-            return unsafe { self.read(token) }.map_err(|()| RecvTimeoutError::Disconnected);
+            // SAFETY: a sender we just selected, its packet untouched since.
+            return Ok(unsafe { Self::take_from(wakeup) });
         }
         if inner.is_disconnected {
             return Err(RecvTimeoutError::Disconnected);
@@ -381,11 +445,28 @@ impl Token {
     }
 }
 
-/// Frees a `select` arm's heap packet unless a peer selected the arm (and so owns it now).
+/// Frees a `select` arm's packet unless a peer selected the arm (and so owns it now).
 fn release_packet<T>(entry: &Entry) {
     if !entry.is_selected() {
-        // SAFETY: `register` allocated it for this round; unselected, nobody else saw it.
-        drop(unsafe { Box::from_raw(entry.packet.get() as *mut Packet<T>) });
+        let raw = entry.packet.get() as *mut Packet<T>;
+        // SAFETY: `register` made it for this round; unselected, nobody else saw it.
+        unsafe { free_packet(raw) };
+    }
+}
+
+/// Frees a packet made for a `select` arm: a heap one, or one in an entry's slot.
+///
+/// # Safety
+///
+/// Nobody else will touch the packet again.
+unsafe fn free_packet<T>(raw: *mut Packet<T>) {
+    // SAFETY: the caller's contract; `on_heap` says which kind it is.
+    unsafe {
+        if (*raw).on_heap {
+            drop(Box::from_raw(raw));
+        } else {
+            std::ptr::drop_in_place(raw);
+        }
     }
 }
 
@@ -405,7 +486,10 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
     }
 
     unsafe fn register(&self, entry: &Entry) -> bool {
-        entry.packet.set(Packet::<T>::on_heap() as *mut ());
+        // The sender writes into this packet and we read it: it lives as long as the
+        // entry, so a small one fits in the entry itself.
+        let packet = Packet::<T>::in_slot(entry).unwrap_or_else(Packet::on_heap);
+        entry.packet.set(packet as *mut ());
         let mut inner = self.0.inner.lock();
         // SAFETY: the caller's contract; the packet lives until `unregister` or `read`.
         unsafe { inner.receivers.register(entry) };
@@ -420,8 +504,28 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
     }
 
     fn accept(&self, token: &mut Token, entry: &Entry) -> bool {
-        token.ptr = entry.packet.get() as *const u8;
+        let raw = entry.packet.get() as *mut Packet<T>;
         token.unparker = None;
+        // SAFETY: our own arm's packet, which the sender that selected us fills.
+        if unsafe { (*raw).on_heap } {
+            token.ptr = raw as *const u8;
+        } else {
+            // The packet lives in the entry, which dies with the select's frame before
+            // the message is read: once the sender is done with it, move it into the
+            // token.
+            // SAFETY: (1) `ready` says the sender is done with the packet, so nobody
+            // else touches it again; (2) the slot is as large and aligned as the
+            // entry's; (3) the entry's copy is abandoned, never dropped.
+            unsafe {
+                (*raw).wait_ready();
+                token
+                    .slot
+                    .as_mut_ptr()
+                    .cast::<Packet<T>>()
+                    .write(raw.read());
+            }
+            token.ptr = Token::IN_SLOT;
+        }
         true
     }
 
