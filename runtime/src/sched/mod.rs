@@ -85,7 +85,8 @@ pub(crate) struct P {
     pub(crate) timers: Timers,
     /// Bumped by the owner at every G switch-in; sysmon reads it to spot a stuck P.
     pub(crate) schedtick: AtomicU32,
-    /// Set by sysmon when one G has held the P too long; cleared at every switch-in.
+    /// Set by sysmon when the P has not scheduled for a while; `preempt_point` clears it
+    /// and yields.
     pub(crate) preempt: AtomicBool,
     /// Set by sysmon when it put a spare P in play in this one's place, because this
     /// P's M was stuck in one G. The M gives the P up at its next scheduling point.
@@ -288,6 +289,7 @@ impl Runtime {
     }
 
     /// Allocates `SLAB` headers, keeps them forever, puts all but one in `free`.
+    #[cold]
     fn new_slab(&self, free: &mut Vec<usize>) -> usize {
         G_HEADERS.fetch_add(SLAB, Ordering::Relaxed);
         let slab: &'static mut [G] = Box::leak((0..SLAB).map(|_| G::new()).collect());

@@ -17,8 +17,8 @@
 //!
 //! A P whose M has been stuck in one G for 10 ms — a CPU-bound loop, or a call that
 //! blocks the OS thread (`std::fs::read`, `std::thread::sleep`) — while other Gs wait
-//! that nobody takes (its ring, or the global queue, was not drained at all since the
-//! previous look) and no P is idle to run them, is *replaced*. (A G that keeps its P
+//! that nobody takes (its ring, or the global queue, has not been drained at all for
+//! as long) and no P is idle to run them, is *replaced*. (A G that keeps its P
 //! busy spawning while other Ps run what it spawns is not stuck: its ring is drained.)
 //! Replaced means: sysmon puts a spare P in play on an M
 //! of its own, which steals the stuck P's queue, and marks the stuck P
@@ -94,6 +94,8 @@ struct Seen {
     since: Instant,
     /// The ring's `taken` count at the previous look.
     taken: u32,
+    /// Since when the ring has held work that nobody took.
+    undrained_since: Instant,
 }
 
 fn run(rt: &'static Runtime) -> ! {
@@ -105,10 +107,12 @@ fn run(rt: &'static Runtime) -> ! {
             tick: 0,
             since: Instant::now(),
             taken: 0,
+            undrained_since: Instant::now(),
         };
         rt.ps.len()
     ];
     let mut inject_taken = rt.inject.taken();
+    let mut inject_undrained_since = Instant::now();
     let mut last_scavenge = Instant::now();
     loop {
         if all_idle(rt) {
@@ -131,13 +135,19 @@ fn run(rt: &'static Runtime) -> ! {
         let mut acted = false;
         // Whether the global queue holds work that nobody took since the previous look.
         let taken = rt.inject.taken();
-        let inject_stuck = !rt.inject.is_empty() && taken == inject_taken;
+        if rt.inject.is_empty() || taken != inject_taken {
+            inject_undrained_since = now;
+        }
         inject_taken = taken;
+        let inject_stuck = now.duration_since(inject_undrained_since) >= HANDOFF_AFTER;
         for (p, seen) in rt.ps.iter().zip(seen.iter_mut()) {
             let tick = p.schedtick.load(Ordering::Relaxed);
             let taken = p.runq.taken();
-            let ring_stuck = !p.runq.ring_is_empty() && taken == seen.taken;
+            if p.runq.ring_is_empty() || taken != seen.taken {
+                seen.undrained_since = now;
+            }
             seen.taken = taken;
+            let ring_stuck = now.duration_since(seen.undrained_since) >= HANDOFF_AFTER;
             if tick != seen.tick {
                 (seen.tick, seen.since) = (tick, now);
                 continue;

@@ -155,26 +155,27 @@ impl M {
             return false;
         }
         self.curg.set(g);
+        // Only this M writes it; sysmon reads it. (The preempt flag is cleared by
+        // `preempt_point`, which acts on it, not here on every switch.)
         p.schedtick.store(
             p.schedtick.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
-        if p.preempt.load(Ordering::Relaxed) {
-            p.preempt.store(false, Ordering::Relaxed);
-        }
         true
     }
 
     /// Picks the next G from this M's P without leaving the current stack: the global
     /// queue and timers every `GLOBAL_TICK` schedules, then `runnext` (within its
     /// streak), the ring, `runnext`, and the global queue.
+    #[inline]
     fn next_local(&self, rt: &'static Runtime) -> Option<&'static G> {
         let p = self.p()?;
-        if p.retired.load(Ordering::Relaxed) {
-            // Off to g0, which gives the P up (`find_runnable`).
-            return None;
-        }
         if p.schedtick.load(Ordering::Relaxed) % GLOBAL_TICK == 0 {
+            if p.retired.load(Ordering::Relaxed) {
+                // Off to g0, which gives the P up (`find_runnable`). Noticed within
+                // `GLOBAL_TICK` schedules, or at once when nothing else is queued.
+                return None;
+            }
             if let Some(g) = rt.inject.pop() {
                 // SAFETY: queued Gs are live headers.
                 return Some(unsafe { &*g });
@@ -212,7 +213,7 @@ impl M {
     /// Switches from the running G `g` to `next`, or to g0 if `next` is `None`.
     /// Returns when `g` is resumed — perhaps on another M — after running the pending
     /// work that M left.
-    #[inline(never)]
+    #[inline]
     fn switch_from(&'static self, g: &G, mut next: Option<&'static G>, pending: Pending) {
         self.pending.set(pending);
         let p = self.p().expect("gogreen: fatal: switching without a P");
@@ -264,7 +265,7 @@ unsafe fn enter(save: *mut *mut u8, g: &G, m: &'static M) -> *mut () {
 
 /// Runs the work the previous context left behind on `m`, the M we now run on. Every
 /// landing point of a switch calls this first.
-#[inline(never)]
+#[inline]
 fn after_switch(m: &M) {
     match m.pending.replace(Pending::None) {
         Pending::None => {}
@@ -342,6 +343,7 @@ unsafe extern "C" fn task_main(arg: *mut (), m: *mut ()) -> ! {
 }
 
 /// Pushes `g` on the tail of `m`'s local queue (overflow to the global queue).
+#[inline]
 fn push_local(rt: &Runtime, m: &M, g: &G) {
     let p = m.p().expect("gogreen: fatal: queueing without a P");
     if let Err(overflow) = m.runq(p).push(g as *const G as *mut G) {
@@ -835,6 +837,7 @@ pub(crate) fn preempt_point() {
     if let Some(p) = current_m().and_then(|m| if m.curg.get().is_null() { None } else { m.p() })
         && p.preempt.load(Ordering::Relaxed)
     {
+        p.preempt.store(false, Ordering::Relaxed);
         yield_current();
     }
 }
