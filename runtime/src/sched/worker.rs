@@ -43,6 +43,8 @@ const RUNNEXT_STREAK_MAX: u32 = 64;
 const GLOBAL_TICK: u32 = 61;
 /// Steal rounds over all victims before giving up the P.
 const STEAL_ROUNDS: usize = 4;
+/// How long a spinning M keeps looking before it gives its P up and sleeps.
+const IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(20);
 
 /// Work a switching context leaves for the one it switches to.
 #[derive(Clone, Copy)]
@@ -603,6 +605,25 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
         }
         if m.spinning.get() || rt.idle.try_spin() {
             m.spinning.set(true);
+            if let Some(g) = steal(rt, m, p) {
+                m.found_work(rt);
+                return g;
+            }
+            // Look a little longer before sleeping: waking a sleeping M costs the waker
+            // a futex system call, and work often arrives again within microseconds.
+            let until = Instant::now() + IDLE_SPIN;
+            while Instant::now() < until {
+                for _ in 0..64 {
+                    std::hint::spin_loop();
+                }
+                if !rt.inject.is_empty()
+                    || rt
+                        .in_play()
+                        .any(|v| !ptr::eq(v, p) && !v.runq.ring_is_empty())
+                {
+                    break;
+                }
+            }
             if let Some(g) = steal(rt, m, p) {
                 m.found_work(rt);
                 return g;
