@@ -365,40 +365,51 @@ fn ready_round(
 }
 
 /// Shuffles the operations (Fisher–Yates), so that no arm starves another.
+///
+/// One 64-bit random number serves several swaps: each draw is the high half of the
+/// number times the range, and the low half is what remains of the randomness (Lemire's
+/// multiply-shift, consumed step by step). A fresh number is drawn every 8 swaps, while
+/// the product of the ranges is still far from exhausting 64 bits.
 fn shuffle<T>(v: &mut [T]) {
     if LOOM {
         // A loom model must be deterministic: keep the order.
         return;
     }
-    for i in (1..v.len()).rev() {
-        v.swap(i, rand_below(i as u32 + 1) as usize);
+    let mut r = 0;
+    for (step, i) in (1..v.len()).rev().enumerate() {
+        if step % 8 == 0 {
+            r = random_u64();
+        }
+        let m = u128::from(r) * (i as u128 + 1);
+        r = m as u64;
+        v.swap(i, (m >> 64) as usize);
     }
 }
 
-/// A random number in `0..n`: xorshift32 on a per-thread state.
+/// A random number: xorshift64 on a per-thread state.
 ///
 /// Randomness is all this needs: a green thread that moves to another OS thread just
 /// continues from that thread's state. Not inlined, so that no thread-local address is
 /// kept across a call that could switch green threads.
 #[inline(never)]
-fn rand_below(n: u32) -> u32 {
+fn random_u64() -> u64 {
     use std::cell::Cell;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::{AtomicU64, Ordering};
     thread_local! {
-        static STATE: Cell<u32> = const { Cell::new(0) };
+        static STATE: Cell<u64> = const { Cell::new(0) };
     }
-    static SEED: AtomicU32 = AtomicU32::new(0x9e37_79b9);
+    static SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
     STATE.with(|state| {
         let mut x = state.get();
         if x == 0 {
             // Relaxed: any distinct nonzero seed will do.
-            x = SEED.fetch_add(0x9e37_79b9, Ordering::Relaxed) | 1;
+            x = SEED.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed) | 1;
         }
         x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
+        x ^= x >> 7;
+        x ^= x << 17;
         state.set(x);
-        ((u64::from(x) * u64::from(n)) >> 32) as u32
+        x
     })
 }
 
