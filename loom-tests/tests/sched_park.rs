@@ -129,7 +129,8 @@ fn park_vs_unpark() {
     check("park_vs_unpark", |start: Start| {
         let g = Arc::new(G::new());
         let msg = Arc::new(Message(UnsafeCell::new(0)));
-        let generation = g.state.activate();
+        let generation = 1;
+        g.state.activate(generation);
 
         let unparker = {
             let (g, msg) = (g.clone(), msg.clone());
@@ -171,7 +172,8 @@ fn park_vs_two_unparks() {
     static REACHED: Outcomes = Outcomes::new();
     check("park_vs_two_unparks", |start: Start| {
         let g = Arc::new(G::new());
-        let generation = g.state.activate();
+        let generation = 1;
+        g.state.activate(generation);
 
         let unparkers: Vec<_> = (0..2)
             .map(|_| {
@@ -204,15 +206,15 @@ fn park_vs_two_unparks() {
 /// the stale unparker fires.
 ///
 /// The stale unpark may land before the reuse (on task 1's `ACTIVE` word: it leaves a
-/// token that `activate` overwrites), between `activate`'s load and store (the same),
-/// or after (its generation no longer matches). In no case may it report `true`
+/// token that `activate` overwrites), or after (its generation no longer matches). In no case may it report `true`
 /// (queue the G), nor leave task 2 a token: task 2 must park and stay `WAITING` until
 /// an unpark of its own generation, which then queues it exactly once.
 #[test]
 fn stale_generation() {
     check("stale_generation", |start: Start| {
         let g = Arc::new(G::new());
-        let old = g.state.activate();
+        let old = 1;
+        g.state.activate(old);
 
         let stale = {
             let g = g.clone();
@@ -221,7 +223,8 @@ fn stale_generation() {
 
         start.spawned();
         // The spawner reuses the header for a new task, which runs and parks.
-        let new = g.state.activate();
+        let new = 2;
+        g.state.activate(new);
         assert_ne!(new, old);
         let how = park(&g);
         assert_eq!(

@@ -153,14 +153,19 @@ impl G {
                 self.give_stack(stack);
             }
             *self.id.get() = id;
-            *self.name.get() = name;
+            // A plain write: `reset` left `None`, and reading the field first would wait
+            // for a cache line that is still on the core where the last task exited.
+            ptr::write(self.name.get(), name);
             *self.vtable.get() = &Typed::<F, T>::VTABLE;
             store(self.payload.get(), f);
         }
         self.join.store(HANDLE | RUNNING, Ordering::Relaxed);
         // Release: everything above is visible to whoever sees the new generation and
-        // to the M that pops the G (the queue push also orders it).
-        self.state.activate()
+        // to the M that pops the G (the queue push also orders it). The task id serves
+        // as the generation: unique per spawn.
+        let generation = id as u32;
+        self.state.activate(generation);
+        generation
     }
 
     #[inline]

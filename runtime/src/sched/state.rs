@@ -9,9 +9,10 @@
 //!   `WAITING` to `ACTIVE` (an unpark) becomes its holder and must queue it.
 //! - `FREE`: the G struct is pooled, waiting for its next task.
 //!
-//! The upper 32 bits are a generation, bumped each time the struct is reused for a new
-//! task, so an unparker kept by some channel after its task exited cannot wake the
-//! struct's next task: it names the old generation and its CAS fails.
+//! The upper 32 bits are a generation, new each time the struct is reused for a new task
+//! (the runtime uses the task id), so an unparker kept by some channel after its task
+//! exited cannot wake the struct's next task: it names the old generation and its CAS
+//! fails.
 //!
 //! # Parking without losing the wake-up (Go's `gopark` with an unlock function)
 //!
@@ -57,11 +58,15 @@ impl State {
         State(AtomicU64::new(FREE))
     }
 
-    /// Starts a new task in this (pooled) struct: a new generation, `ACTIVE`, no token.
-    /// Returns the generation. Called by the spawner, which owns the pooled struct.
+    /// Starts a new task in this (pooled) struct: generation `generation`, `ACTIVE`, no
+    /// token. Called by the spawner, which owns the pooled struct.
+    ///
+    /// The generation must differ from the struct's previous ones; the runtime uses the
+    /// task id, unique per spawn. Taking it from the caller rather than bumping the old
+    /// one spares a read of a word that was last written on the core where the previous
+    /// task exited: the spawn writes the header without waiting for its cache lines.
     #[inline]
-    pub fn activate(&self) -> u32 {
-        let generation = generation_of(self.0.load(Ordering::Relaxed)).wrapping_add(1);
+    pub fn activate(&self, generation: u32) {
         let word = (u64::from(generation) << GEN_SHIFT) | ACTIVE;
         // Release: publishes the new generation before the G is queued. A stale unpark
         // racing with this store either lands first (and is overwritten — harmless, it
@@ -76,7 +81,6 @@ impl State {
         // gives the order loom can see. Same effect, one locked instruction more.
         #[cfg(loom)]
         self.0.swap(word, Ordering::Release);
-        generation
     }
 
     /// The current generation.
