@@ -5,11 +5,21 @@
 //! CSP channels with `select!`. `docs/` explains the inside.
 //!
 //! ```
-//! let sum = gogreen::run(|| {
-//!     let handles: Vec<_> = (1..=10u64).map(|i| gogreen::spawn(move || i * i)).collect();
-//!     handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+//! let (tx, rx) = gogreen::chan::bounded(0);
+//! let producer = gogreen::spawn(move || {
+//!     for i in 1..=10u64 {
+//!         tx.send(i * i).unwrap();
+//!     }
 //! });
+//! let sum = gogreen::run(move || rx.iter().sum::<u64>());
+//! producer.join().unwrap();
 //! assert_eq!(sum, 385);
+//!
+//! let hello = gogreen::select! {
+//!     recv(gogreen::chan::after(std::time::Duration::from_millis(1))) -> _ => "timer",
+//!     default(std::time::Duration::from_secs(5)) => "timeout",
+//! };
+//! assert_eq!(hello, "timer");
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 
