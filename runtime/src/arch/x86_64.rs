@@ -45,6 +45,27 @@
 
 use core::arch::naked_asm;
 
+/// The instructions that suspend the running context, shared by [`switch`] and
+/// [`start`]: push the callee-saved state in the layout drawn above and store the stack
+/// pointer in `[rdi]`. The two FP control registers share one 8-byte slot, keeping rsp
+/// 16-aligned relative to the call site: 8 (return address) + 6 * 8 + 8 = 64.
+macro_rules! save_context {
+    () => {
+        concat!(
+            "push rbp\n",
+            "push rbx\n",
+            "push r12\n",
+            "push r13\n",
+            "push r14\n",
+            "push r15\n",
+            "sub rsp, 8\n",
+            "stmxcsr [rsp]\n",
+            "fnstcw [rsp + 4]\n",
+            "mov [rdi], rsp\n",
+        )
+    };
+}
+
 /// Suspends the running context and resumes another, handing it `arg`.
 ///
 /// Saves the callee-saved state on the current stack, stores the stack pointer into
@@ -63,18 +84,7 @@ use core::arch::naked_asm;
 pub unsafe extern "C" fn switch(save: *mut *mut u8, load: *mut u8, arg: *mut ()) -> *mut () {
     naked_asm!(
         // rdi = save, rsi = load, rdx = arg (System V argument registers).
-        "push rbp",
-        "push rbx",
-        "push r12",
-        "push r13",
-        "push r14",
-        "push r15",
-        // The two FP control registers share one 8-byte slot, keeping rsp 16-aligned
-        // relative to the call site: 8 (return address) + 6 * 8 + 8 = 64.
-        "sub rsp, 8",
-        "stmxcsr [rsp]",
-        "fnstcw [rsp + 4]",
-        "mov [rdi], rsp",
+        save_context!(),
         // The return value of the other context's `switch` call. rax is caller-saved:
         // nothing below touches it.
         "mov rax, rdx",
@@ -118,16 +128,7 @@ pub unsafe extern "C" fn start(
         // rdi = save, rsi = top, rdx = arg, rcx = entry, r8 = arg2.
         // Save the current context in the same layout as `switch`, so a later `switch`
         // resumes it by returning from this call.
-        "push rbp",
-        "push rbx",
-        "push r12",
-        "push r13",
-        "push r14",
-        "push r15",
-        "sub rsp, 8",
-        "stmxcsr [rsp]",
-        "fnstcw [rsp + 4]",
-        "mov [rdi], rsp",
+        save_context!(),
         // Callee-saved registers carry the arguments across the jump: the trampoline
         // must read them after the stack is switched, and these survive anything.
         "mov r12, rdx",

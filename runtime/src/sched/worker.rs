@@ -411,24 +411,7 @@ impl Runtime {
 /// its periods. A G displaced from `runnext` goes to the ring, and that may wake an M.
 /// Off the runtime, the G goes to the global queue and an M is woken if none looks.
 pub(crate) fn ready(g: &G) {
-    let rt = runtime();
-    match current_m().and_then(|m| m.p().map(|p| (m, p))) {
-        Some((m, p)) => {
-            if let Some(old) = m.runq(p).set_runnext(g as *const G as *mut G) {
-                // SAFETY: it was queued, so it is a live header.
-                push_local(rt, m, unsafe { &*old });
-                if rt.idle.should_wake_unfenced() {
-                    wakep(rt);
-                }
-            }
-        }
-        None => {
-            rt.inject.push(g as *const G as *mut G);
-            if rt.idle.should_wake() {
-                wakep(rt);
-            }
-        }
-    }
+    make_runnable(g, true);
 }
 
 /// Wakes a G whose timer expired. Unlike [`ready`], it goes to the tail of the queue:
@@ -437,11 +420,31 @@ fn unpark_timer(g: &G, generation: u32) -> bool {
     if !g.state.unpark(generation) {
         return false;
     }
+    make_runnable(g, false);
+    true
+}
+
+/// Queues `g` on the caller's P — in `runnext` if `next`, else at the ring's tail — or,
+/// off the runtime, on the global queue; then wakes an M as [`ready`] describes.
+fn make_runnable(g: &G, next: bool) {
     let rt = runtime();
-    match current_m().filter(|m| m.p().is_some()) {
-        Some(m) => {
-            push_local(rt, m, g);
-            if rt.idle.should_wake_unfenced() {
+    match current_m().and_then(|m| m.p().map(|p| (m, p))) {
+        Some((m, p)) => {
+            let pushed = if next {
+                match m.runq(p).set_runnext(g as *const G as *mut G) {
+                    Some(old) => {
+                        // SAFETY: it was queued, so it is a live header.
+                        push_local(rt, m, unsafe { &*old });
+                        true
+                    }
+                    None => false,
+                }
+            } else {
+                push_local(rt, m, g);
+                true
+            };
+            // Only a push onto the ring gives an idle P something to steal.
+            if pushed && rt.idle.should_wake_unfenced() {
                 wakep(rt);
             }
         }
@@ -452,7 +455,6 @@ fn unpark_timer(g: &G, generation: u32) -> bool {
             }
         }
     }
-    true
 }
 
 /// Queues a freshly spawned G: `runnext` of the spawner's P (the previous occupant goes
