@@ -46,10 +46,9 @@ impl Parker {
                 return;
             }
         }
-        // Timed out: PARKED -> EMPTY, unless a token arrived at the last moment.
-        if self.state.swap(EMPTY, Ordering::Acquire) == NOTIFIED {
-            // The wake-up is consumed by this return.
-        }
+        // Timed out: PARKED -> EMPTY. A token that arrived at the last moment is
+        // consumed by this return all the same (the caller re-checks its condition).
+        self.state.swap(EMPTY, Ordering::Acquire);
     }
 
     /// Wakes the parked thread, or leaves a token for its next `park`.
