@@ -86,16 +86,30 @@ fn bad_environment_is_reported_and_ignored() {
 
 /// Spawns parked tasks until spawning fails; returns the error.
 fn spawn_until_failure(limit: usize) -> std::io::Error {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let gate = gogreen::sync::WaitGroup::new();
     gate.add(1);
-    for i in 0..limit {
-        let g = gate.clone();
-        match gogreen::Builder::new().spawn(move || g.wait()) {
-            Ok(_) => {}
-            Err(e) => return e,
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    while handles.len() < limit {
+        for _ in 0..1024 {
+            let (g, started) = (gate.clone(), started.clone());
+            match gogreen::Builder::new().spawn(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                g.wait()
+            }) {
+                Ok(h) => handles.push(h),
+                Err(e) => return e,
+            }
         }
-        if i % 1024 == 0 {
-            // Let the tasks start (and take their stacks).
+        // Let the batch start and take its stacks — a task that gets none ends at once,
+        // with an error — before spawning more.
+        let t = std::time::Instant::now();
+        while started.load(Ordering::SeqCst) < handles.len()
+            && !handles.iter().rev().take(1024).any(|h| h.is_finished())
+        {
+            assert!(t.elapsed() < common::PATIENCE, "the tasks do not start");
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
