@@ -27,10 +27,25 @@ pub struct WaitGroup {
 
 #[derive(Default)]
 struct Inner {
-    count: AtomicUsize,
+    /// On a cache line of its own, away from the `Arc`'s reference counts: a spawner
+    /// that clones the group for every task it starts must not fight over one line with
+    /// the tasks that call `done` on other cores.
+    count: Padded<AtomicUsize>,
     /// Bumped, under the lock, each time the count drops to zero.
     epoch: AtomicUsize,
     waiters: Mutex<Vec<Unparker>>,
+}
+
+/// Aligns its contents to a cache line pair (the adjacent-line prefetcher fetches two).
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 impl WaitGroup {
