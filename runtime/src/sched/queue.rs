@@ -9,8 +9,8 @@
 //! garbage, but never undefined behaviour, and it is never used.
 //!
 //! `runnext` holds one G that should run next on this processor, ahead of the ring: the
-//! G just readied by the running one (the receiver of a send) or just spawned by it. A
-//! communicating pair then stays on one processor and hands the core back and forth.
+//! G just readied by the running one (the receiver of a send). A communicating pair
+//! then stays on one processor and hands the core back and forth.
 //! Thieves never take it; sysmon moves a `runnext` G that has waited a whole sysmon
 //! period to the global queue.
 //!
