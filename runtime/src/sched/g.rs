@@ -48,7 +48,7 @@ pub(crate) const COMPLETE: usize = 4;
 pub(crate) const WAITER: usize = 8;
 
 /// Bytes of closure or result stored inline in the header.
-const PAYLOAD: usize = 48;
+const PAYLOAD: usize = 64;
 
 /// The closure before the first run, the result after the last.
 #[repr(C, align(16))]
@@ -71,29 +71,36 @@ pub(crate) type Outcome<T> = Result<T, Box<dyn Any + Send + 'static>>;
 
 #[repr(C, align(64))]
 pub(crate) struct G {
+    // The order is the cache-line layout: a spawn writes the first two lines only (the
+    // header was last used on the core where its previous task exited, so each line it
+    // writes has to travel); the third belongs to the M that runs the G.
+    //
+    // Line 0: identity and what the spawn sets.
     /// Status and wake-up token (`state.rs`). Shared.
     pub(crate) state: State,
     /// Join protocol bits (`HANDLE`, `RUNNING`, `COMPLETE`, `WAITER`). Shared.
     join: AtomicUsize,
-    /// Bumped by each timed park, so a timer left from an earlier park does not wake a
-    /// later one (`timer.rs`). Written by the G, read by whoever runs timers.
-    pub(crate) park_seq: AtomicU32,
     /// Saved stack pointer while not running; null before the first run.
     pub(crate) sp: UnsafeCell<*mut u8>,
-    /// The stack slot: given by the M that first runs the G (or by the spawner), taken
-    /// back by the exit action.
-    stack: UnsafeCell<Option<Stack>>,
     /// The size of stack this task asked for.
     stack_size: UnsafeCell<usize>,
-    /// The stack in use right now: the slot, or a `stack::grow` segment.
-    bounds: UnsafeCell<Bounds>,
     id: UnsafeCell<u64>,
     name: UnsafeCell<Option<Arc<str>>>,
     vtable: UnsafeCell<&'static TaskVTable>,
+    // Line 1: the closure, then the result.
+    payload: UnsafeCell<Payload>,
+    // Line 2: what the running side sets.
+    /// Bumped by each timed park, so a timer left from an earlier park does not wake a
+    /// later one (`timer.rs`). Written by the G, read by whoever runs timers.
+    pub(crate) park_seq: AtomicU32,
+    /// The stack slot: given by the M that first runs the G (or by the spawner), taken
+    /// back by the exit action.
+    stack: UnsafeCell<Option<Stack>>,
+    /// The stack in use right now: the slot, or a `stack::grow` segment.
+    bounds: UnsafeCell<Bounds>,
     /// A joiner's unparker; owned by the joiner until it sets `WAITER`, then by the
     /// finishing task.
     join_waker: UnsafeCell<Option<Unparker>>,
-    payload: UnsafeCell<Payload>,
 }
 
 // SAFETY: G headers are shared between Ms; every field is either atomic or owned by one
@@ -434,3 +441,11 @@ where
         drop(unsafe { take::<Outcome<T>>(g.payload.get()) });
     }
 }
+
+// The layout the comments in `G` describe.
+const _: () = {
+    assert!(std::mem::offset_of!(G, vtable) < 64);
+    assert!(std::mem::offset_of!(G, payload) >= 64);
+    assert!(std::mem::offset_of!(G, park_seq) >= 128 && std::mem::offset_of!(G, stack) >= 128);
+    assert!(std::mem::size_of::<G>() == 192);
+};

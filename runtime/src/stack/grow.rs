@@ -28,7 +28,7 @@ static HOOKS: AtomicPtr<BoundsHooks> = AtomicPtr::new(std::ptr::null_mut());
 thread_local! {
     /// The bounds of the stack an OS thread (not a green thread) runs on: its own
     /// stack, read lazily, or a segment `grow` switched it to.
-    static OS_BOUNDS: Cell<Bounds> = const { Cell::new(Bounds { guard: 0, limit: 0, size: 0 }) };
+    static OS_BOUNDS: Cell<Bounds> = const { Cell::new(Bounds { guard: 0, size: 0 }) };
     /// Whether the OS thread currently runs on a segment made by `grow`.
     static OS_ON_SEGMENT: Cell<bool> = const { Cell::new(false) };
 }
@@ -91,10 +91,11 @@ fn os_thread_bounds() -> Bounds {
         if !ok {
             return Bounds::default();
         }
+        // `Bounds` knows one guard page, just below the usable stack: the last page of
+        // a larger guard area.
         let guard = guard.max(PAGE);
         Bounds {
-            guard: addr as usize,
-            limit: addr as usize + guard,
+            guard: addr as usize + guard - PAGE,
             size,
         }
     }
@@ -133,7 +134,7 @@ fn stack_pointer() -> usize {
 #[inline]
 pub fn grow<R, F: FnOnce() -> R>(red_zone: usize, stack_size: usize, f: F) -> R {
     let b = current_bounds();
-    if b.size == 0 || stack_pointer().saturating_sub(b.limit) >= red_zone {
+    if b.size == 0 || stack_pointer().saturating_sub(b.limit()) >= red_zone {
         return f();
     }
     on_new_segment(stack_size, f)

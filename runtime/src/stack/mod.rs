@@ -38,21 +38,22 @@ pub const MAX_STACK_SIZE: usize = 1 << 30;
 /// its usable stack. The slot's owner is whoever holds this value.
 #[derive(Debug)]
 pub(crate) struct Stack {
-    base: usize,
+    /// Never zero: `Option<Stack>` costs no extra word.
+    base: std::num::NonZeroUsize,
     size: usize,
 }
 
 impl Stack {
+    /// The slot's lowest address, where its guard page starts.
+    #[inline]
+    pub(crate) fn base(&self) -> usize {
+        self.base.get()
+    }
+
     /// The upper end of the stack, 16-byte aligned: where a fresh context starts.
     #[inline]
     pub(crate) fn top(&self) -> *mut u8 {
-        (self.base + self.size) as *mut u8
-    }
-
-    /// The lowest usable address; below it lies the guard page.
-    #[inline]
-    pub(crate) fn limit(&self) -> usize {
-        self.base + PAGE
+        (self.base() + self.size) as *mut u8
     }
 
     /// The slot's size in bytes, its guard page included.
@@ -65,26 +66,31 @@ impl Stack {
     #[inline]
     pub(crate) fn bounds(&self) -> Bounds {
         Bounds {
-            guard: self.base,
-            limit: self.limit(),
+            guard: self.base.get(),
             size: self.size,
         }
     }
 }
 
-/// Where the stack a context runs on lies: its guard page is `[guard, limit)`.
+/// Where the stack a context runs on lies: its guard page is `[guard, limit())`, and
+/// `size` bytes of slot (guard included) start at `guard`. `size == 0`: unknown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Bounds {
     pub(crate) guard: usize,
-    pub(crate) limit: usize,
     pub(crate) size: usize,
 }
 
 impl Bounds {
+    /// The lowest usable address, just above the guard page.
+    #[inline]
+    pub(crate) fn limit(&self) -> usize {
+        self.guard + PAGE
+    }
+
     /// Whether a fault at `addr` is a hit on this stack's guard page.
     #[inline]
     pub(crate) fn is_guard_hit(&self, addr: usize) -> bool {
-        self.size != 0 && addr >= self.guard && addr < self.limit
+        self.size != 0 && addr >= self.guard && addr < self.limit()
     }
 }
 

@@ -70,7 +70,8 @@ impl Carver {
         let n = n.min((self.end - self.next) / self.size);
         let fresh: Vec<Stack> = (0..n)
             .map(|i| Stack {
-                base: self.next + i * self.size,
+                base: std::num::NonZeroUsize::new(self.next + i * self.size)
+                    .expect("mmap never returns address 0"),
                 size: self.size,
             })
             .collect();
@@ -163,8 +164,9 @@ fn install_guards(slots: &[Stack]) -> Result<(), (usize, io::Error)> {
             }
             GuardMode::Madvise => {
                 // SAFETY: the guard page lies inside a mapping this module owns.
-                let r =
-                    unsafe { libc::madvise(slots[done].base as *mut _, PAGE, MADV_GUARD_INSTALL) };
+                let r = unsafe {
+                    libc::madvise(slots[done].base() as *mut _, PAGE, MADV_GUARD_INSTALL)
+                };
                 if r == 0 {
                     done += 1;
                 } else {
@@ -175,7 +177,7 @@ fn install_guards(slots: &[Stack]) -> Result<(), (usize, io::Error)> {
             GuardMode::Mprotect => {
                 // SAFETY: as above; the page is not in use by anyone.
                 let r =
-                    unsafe { libc::mprotect(slots[done].base as *mut _, PAGE, libc::PROT_NONE) };
+                    unsafe { libc::mprotect(slots[done].base() as *mut _, PAGE, libc::PROT_NONE) };
                 if r != 0 {
                     return Err((done, mapping_limit_error(io::Error::last_os_error())));
                 }
@@ -190,7 +192,7 @@ fn process_madvise_guards(slots: &[Stack]) -> io::Result<()> {
     let iov: Vec<libc::iovec> = slots
         .iter()
         .map(|s| libc::iovec {
-            iov_base: s.base as *mut _,
+            iov_base: s.base() as *mut _,
             iov_len: PAGE,
         })
         .collect();
@@ -275,7 +277,7 @@ pub(crate) fn trim(slots: &[Stack], keep: usize) {
     let ranges: Vec<(usize, usize)> = slots
         .iter()
         .filter(|s| s.size > PAGE * (1 + keep))
-        .map(|s| (s.base + PAGE, s.size - PAGE * (1 + keep)))
+        .map(|s| (s.base() + PAGE, s.size - PAGE * (1 + keep)))
         .collect();
     for chunk in ranges.chunks(MAX_IOV) {
         if guard_mode() == GuardMode::Batched && process_madvise_dontneed(chunk).is_ok() {
