@@ -38,6 +38,8 @@ mod stats;
 pub mod sync;
 #[cfg(not(loom))]
 mod task;
+#[cfg(not(loom))]
+mod task_local;
 
 #[cfg(not(loom))]
 pub use config::{Config, MAX_PROCS};
@@ -45,6 +47,8 @@ pub use config::{Config, MAX_PROCS};
 pub use stats::{Stats, stats};
 #[cfg(not(loom))]
 pub use task::{Builder, JoinHandle, Task, current, preempt_point, run, sleep, spawn, yield_now};
+#[cfg(not(loom))]
+pub use task_local::LocalKey;
 
 pub use gogreen_channel::{select, select_biased};
 

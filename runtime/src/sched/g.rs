@@ -47,6 +47,10 @@ pub(crate) const COMPLETE: usize = 4;
 /// `join_waker` holds the unparker of a joiner.
 pub(crate) const WAITER: usize = 8;
 
+/// Bytes at the top of a G's stack slot kept out of its frames: the task-local map's
+/// pointer, and padding that keeps the first frame 16-byte aligned.
+const TOP_RESERVE: usize = 16;
+
 /// Bytes of closure or result stored inline in the header.
 const PAYLOAD: usize = 64;
 
@@ -251,6 +255,28 @@ impl G {
     pub(crate) unsafe fn take_stack_if_any(&self) -> Option<Stack> {
         // SAFETY: per the contract.
         unsafe { (*self.stack.get()).take() }
+    }
+
+    /// Where the G's first frame starts: below the top of its slot, which keeps the
+    /// task-local map's pointer (`task_local.rs`).
+    ///
+    /// # Safety
+    /// The caller holds the G (it is `ACTIVE` and popped from a queue).
+    #[inline]
+    pub(crate) unsafe fn entry_sp(&self) -> *mut u8 {
+        // SAFETY: per the contract; the slot is far larger than the reserve.
+        unsafe { self.stack_top().sub(TOP_RESERVE) }
+    }
+
+    /// The word at the top of the G's slot that holds its task-local map (null until
+    /// the first task-local is used).
+    ///
+    /// # Safety
+    /// Only the running G itself may use it.
+    #[inline]
+    pub(crate) unsafe fn locals_slot(&self) -> *mut *mut () {
+        // SAFETY: per the contract; the word lies in the reserve above `entry_sp`.
+        unsafe { self.stack_top().sub(8).cast() }
     }
 
     /// Top of the G's stack slot, for its first run.

@@ -37,7 +37,9 @@ use std::time::Instant;
 use timer::Timers;
 use worker::M;
 
-pub(crate) use worker::{current_g, in_green_thread, park_current, preempt_point, yield_current};
+pub(crate) use worker::{
+    current_g, current_locals, in_green_thread, park_current, preempt_point, yield_current,
+};
 
 /// G headers a processor keeps for reuse at most.
 const GFREE_MAX: usize = 64;

@@ -258,7 +258,7 @@ unsafe fn enter(save: *mut *mut u8, g: &G, m: &'static M) -> *mut () {
     unsafe {
         let sp = *g.sp.get();
         if sp.is_null() {
-            arch::start(save, g.stack_top(), g as *const G as *mut (), task_main, m)
+            arch::start(save, g.entry_sp(), g as *const G as *mut (), task_main, m)
         } else {
             arch::switch(save, sp, m)
         }
@@ -335,8 +335,13 @@ unsafe extern "C" fn task_main(arg: *mut (), m: *mut ()) -> ! {
     after_switch(unsafe { &*(m as *const M) });
     // SAFETY: `enter` passes the G being started.
     let g = unsafe { &*(arg as *const G) };
+    // SAFETY: this G runs; the slot's old contents are a previous task's.
+    unsafe { *g.locals_slot() = ptr::null_mut() };
     // SAFETY: this is the G's one run.
     unsafe { g.run() };
+    // Task-locals go before the result is published, as thread-locals go before a
+    // thread's join returns.
+    crate::task_local::destroy_current();
     g.complete();
     let m = current_m().expect("gogreen: fatal: a G finished off its M");
     let next = m.next_local(runtime());
@@ -797,6 +802,13 @@ fn timer_added(rt: &Runtime, when: u64) {
 
 // ---------------------------------------------------------------------------
 // What green threads call.
+
+/// The task-local map slot of the running G, if the caller is one.
+#[inline]
+pub(crate) fn current_locals() -> Option<*mut *mut ()> {
+    // SAFETY: the caller is the running G, which alone uses its slot.
+    current_g().map(|g| unsafe { g.locals_slot() })
+}
 
 /// The running G, if the caller is one.
 #[inline]
