@@ -103,12 +103,14 @@ unsafe fn get_or_init_in<T: 'static>(map: *mut Map, key: usize, init: fn() -> T)
     }
 }
 
-/// Drops the running task's values; called when its closure has returned. A value's
-/// `Drop` that uses a task-local gets a fresh value, dropped right after.
-pub(crate) fn destroy_current() {
-    let Some(slot) = sched::current_locals() else {
-        return;
-    };
+/// Drops the running task's values, kept behind `slot`; called when its closure has
+/// returned. A value's `Drop` that uses a task-local gets a fresh value, dropped right
+/// after.
+///
+/// # Safety
+/// `slot` is the running task's locals word.
+#[inline]
+pub(crate) unsafe fn destroy(slot: *mut *mut ()) {
     loop {
         // SAFETY: the running task alone uses its slot.
         let map = unsafe { std::mem::replace(&mut *slot, std::ptr::null_mut()) };

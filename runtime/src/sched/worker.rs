@@ -341,7 +341,8 @@ unsafe extern "C" fn task_main(arg: *mut (), m: *mut ()) -> ! {
     unsafe { g.run() };
     // Task-locals go before the result is published, as thread-locals go before a
     // thread's join returns.
-    crate::task_local::destroy_current();
+    // SAFETY: this G runs, and its slot is its own.
+    unsafe { crate::task_local::destroy(g.locals_slot()) };
     g.complete();
     let m = current_m().expect("gogreen: fatal: a G finished off its M");
     let next = m.next_local(runtime());
