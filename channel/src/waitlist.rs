@@ -222,23 +222,41 @@ impl WaitList {
         }
     }
 
-    /// Ends every wait with `Disconnected` and wakes every watcher: the channel closed.
-    pub(crate) fn disconnect(&mut self) {
-        let mut cur = self.selectors.head;
-        while !cur.is_null() {
+    /// Ends up to `out.len()` waits with `Disconnected` (the channel closed), oldest
+    /// first, and puts their unparkers in `out`; returns how many. The caller wakes them
+    /// after releasing the lock, and calls again until [`has_selectors`] is false.
+    ///
+    /// Like [`try_select`](WaitList::try_select), each entry is unlinked and its unparker
+    /// cloned before the CAS, after which its owner may return. A close therefore holds
+    /// the lock for one batch at a time, not for all its waiters: with a million blocked
+    /// receivers, the ones woken first can unlink and run while the rest are woken.
+    ///
+    /// [`has_selectors`]: WaitList::has_selectors
+    pub(crate) fn disconnect_some(&mut self, out: &mut [Option<Unparker>]) -> usize {
+        let mut n = 0;
+        while n < out.len() && !self.selectors.head.is_null() {
             // SAFETY: linked entries are alive while we hold the lock.
-            let entry = unsafe { &*cur };
+            let entry = unsafe { &*self.selectors.head };
             let waiter = entry.waiter();
-            if waiter.try_select(Selected::Disconnected).is_ok() {
-                // The entry stays linked, so its owner must take our lock to unlink it
-                // before it can return: the waiter is alive until we release the lock, and
-                // waking it needs no clone. (Unparking under the lock keeps `close`
-                // allocation-free with a million waiters.)
-                waiter.unparker().unpark();
+            let state = waiter.state();
+            let unparker = waiter.is_waiting().then(|| waiter.unparker().clone());
+            // SAFETY: `entry` is the head of `selectors`.
+            unsafe { self.selectors.remove(entry) };
+            if let Some(u) = unparker
+                && Waiter::select_through(state, Selected::Disconnected).is_ok()
+            {
+                // `entry` and its waiter may be gone from here on.
+                out[n] = Some(u);
+                n += 1;
             }
-            cur = entry.next.get();
         }
-        self.notify_observers();
+        n
+    }
+
+    /// Whether some operation waits (watchers not counted).
+    #[inline]
+    pub(crate) fn has_selectors(&self) -> bool {
+        !self.selectors.is_empty()
     }
 }
 
@@ -252,6 +270,9 @@ impl Drop for WaitList {
         );
     }
 }
+
+/// Waiters a close wakes per hold of a wait list's lock.
+pub(crate) const CLOSE_BATCH: usize = 32;
 
 /// A [`WaitList`] with its own lock, for the flavors whose fast paths are lock-free.
 pub(crate) struct SyncWaitList {
@@ -370,10 +391,27 @@ impl SyncWaitList {
         }
     }
 
-    /// Ends every wait with `Disconnected`: the channel closed.
+    /// Ends every wait with `Disconnected` and wakes every watcher: the channel closed.
+    /// Waiters are woken in batches, outside the lock (see
+    /// [`WaitList::disconnect_some`]).
     pub(crate) fn disconnect(&self) {
-        let mut list = self.list.lock();
-        list.disconnect();
-        self.is_empty.store(list.is_empty(), Ordering::SeqCst);
+        let mut batch: [Option<Unparker>; CLOSE_BATCH] = Default::default();
+        loop {
+            let (n, more) = {
+                let mut list = self.list.lock();
+                let n = list.disconnect_some(&mut batch);
+                if !list.has_selectors() {
+                    list.notify_observers();
+                }
+                self.is_empty.store(list.is_empty(), Ordering::SeqCst);
+                (n, list.has_selectors())
+            };
+            for u in batch.iter_mut().take(n) {
+                u.take().expect("filled by disconnect_some").unpark();
+            }
+            if !more {
+                return;
+            }
+        }
     }
 }

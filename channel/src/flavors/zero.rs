@@ -34,9 +34,10 @@ use std::time::Instant;
 use crate::backoff::Spin;
 use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::loom::{AtomicBool, Mutex, MutexGuard, UnsafeCell};
+use crate::park::Unparker;
 use crate::select::{SelectHandle, Token};
 use crate::waiter::{ENTRY_SLOT_WORDS, Entry, Selected, Waiter};
-use crate::waitlist::{WaitList, Wakeup};
+use crate::waitlist::{CLOSE_BATCH, WaitList, Wakeup};
 
 /// Where one message changes hands.
 struct Packet<T> {
@@ -427,9 +428,26 @@ impl<T> Channel<T> {
             return false;
         }
         inner.is_disconnected = true;
-        inner.senders.disconnect();
-        inner.receivers.disconnect();
-        true
+        // Wake every blocked operation, a batch per hold of the lock (see
+        // `WaitList::disconnect_some`). New operations see `is_disconnected` and fail.
+        let mut batch: [Option<Unparker>; CLOSE_BATCH] = Default::default();
+        loop {
+            let n = inner.senders.disconnect_some(&mut batch);
+            let n = n + inner.receivers.disconnect_some(&mut batch[n..]);
+            let more = inner.senders.has_selectors() || inner.receivers.has_selectors();
+            if !more {
+                inner.senders.notify_observers();
+                inner.receivers.notify_observers();
+            }
+            drop(inner);
+            for u in batch.iter_mut().take(n) {
+                u.take().expect("filled by disconnect_some").unpark();
+            }
+            if !more {
+                return true;
+            }
+            inner = self.inner.lock();
+        }
     }
 
     pub(crate) fn is_disconnected(&self) -> bool {
