@@ -313,7 +313,7 @@ impl Final {
     }
 }
 
-/// `worker::wakep`: S6 after S2–S5 said yes.
+/// `wake::wakep`: S6 after S2–S5 said yes.
 fn wakep(w: &Arc<World>) {
     match w.idle.take_idle() {
         None => w.idle.cancel_spin(),
@@ -321,14 +321,14 @@ fn wakep(w: &Arc<World>) {
     }
 }
 
-/// `worker::start_m`: hands P `p` to idle M `m` and unparks it, or starts a new M.
+/// `wake::start_m`: hands P `p` to idle M `m` and unparks it, or starts a new M.
 fn start_m(w: &Arc<World>, p: usize, m: Option<usize>, spinning: bool) {
     w.wakeups.fetch_add(1, Ordering::Relaxed);
     match m {
         Some(m) => {
             let slot = &w.ms[m];
             slot.nextspin.store(spinning, Ordering::Relaxed);
-            // `worker::start_m` stores; a swap here, to the same effect. The M's
+            // `wake::start_m` stores; a swap here, to the same effect. The M's
             // `swap(0)` in `stop_m` read the old 0 and wrote 0, so under C11 this
             // store follows it and the woken M's next swap reads the P. loom does not
             // order a plain store after an RMW its thread has not seen
@@ -341,7 +341,7 @@ fn start_m(w: &Arc<World>, p: usize, m: Option<usize>, spinning: bool) {
     }
 }
 
-/// `worker::M::found_work`: a spinner that found work stops spinning, and the last
+/// `worker: `M::found_work``: a spinner that found work stops spinning, and the last
 /// one wakes another M, since more work may be waiting (Go's `resetspinning`).
 fn found_work(w: &Arc<World>, spinning: &mut bool) {
     if std::mem::replace(spinning, false) && w.idle.found_work() && w.idle.should_wake() {

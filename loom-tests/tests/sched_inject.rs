@@ -1,7 +1,7 @@
 //! loom model of the global run queue (`gogreen::inject`): concurrent `push`,
 //! `push_batch` and `pop_n`.
 //!
-//! The global queue is an intrusive list under a mutex, with its length mirrored in an
+//! The global queue is a ring of G pointers under a mutex, with its length mirrored in an
 //! atomic that the scheduler reads without the lock (every 61 ticks, and in the idle
 //! protocol's T1 and T4, where "is the global queue empty?" decides whether an M may
 //! sleep). So the model checks two things: every item pushed comes out exactly once,

@@ -101,7 +101,7 @@ enum Parked {
     Waiting,
 }
 
-/// Steps 1–3 as `worker::park_current` and `after_switch` run them, on one loom
+/// Steps 1–3 as `calls::park_current` and `after_switch` run them, on one loom
 /// thread: the G's stack and then the M's g0 are on the same OS thread.
 fn park(g: &G) -> Parked {
     if g.state.take_token() {

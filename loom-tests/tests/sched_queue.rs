@@ -209,7 +209,7 @@ fn overflow_and_wrap_vs_steal() {
 }
 
 /// `runnext`: the owner sets it twice (the second set displaces the first item, which
-/// goes to the ring as `worker::ready` does) and then takes it and drains the ring;
+/// goes to the ring as `ready::ready` does) and then takes it and drains the ring;
 /// sysmon takes it concurrently to move it to the global queue; a thief steals from
 /// the ring but never touches `runnext`.
 ///

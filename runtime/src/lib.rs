@@ -27,6 +27,9 @@
 mod arch;
 #[cfg(not(loom))]
 mod config;
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub mod fatal;
 mod loom;
 #[cfg(not(loom))]
 mod sched;
@@ -42,13 +45,17 @@ mod task;
 mod task_local;
 
 #[cfg(not(loom))]
-pub use config::{Config, MAX_PROCS};
+pub use config::Config;
+#[cfg(not(loom))]
+pub use fatal::__fatal;
+#[cfg(not(loom))]
+pub use sched::MAX_PROCS;
 #[cfg(not(loom))]
 pub use stats::{Stats, stats};
 #[cfg(not(loom))]
 pub use task::{Builder, JoinHandle, Task, current, preempt_point, run, sleep, spawn, yield_now};
 #[cfg(not(loom))]
-pub use task_local::LocalKey;
+pub use task_local::{AccessError, LocalKey};
 
 pub use gogreen_channel::{select, select_biased};
 
@@ -70,6 +77,10 @@ pub mod inject;
 #[doc(hidden)]
 #[path = "sched/queue.rs"]
 pub mod queue;
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "sched/sleeper.rs"]
+pub mod sleeper;
 #[cfg(loom)]
 #[doc(hidden)]
 #[path = "sched/state.rs"]

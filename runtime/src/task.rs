@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 /// Spawns a green thread running `f`, and returns a handle to join it.
 ///
-/// Works from anywhere: inside a green thread the new one goes to the front of this
-/// processor's queue; from a plain OS thread it goes to the global queue. The runtime
-/// starts on first use.
+/// Works from anywhere: inside a green thread the new one goes to the tail of this
+/// processor's run queue (it runs after what is already queued there, or on another
+/// processor that steals it); from a plain OS thread it goes to the global queue. The
+/// runtime starts on first use.
 ///
 /// # Panics
 ///

@@ -7,21 +7,32 @@
 //! task's closure returns (before its `JoinHandle` sees the result).
 //!
 //! The values of a task live in a small map whose address is kept in the top word of
-//! the task's own stack slot — no field in the G header, nothing to find in a global
-//! table. On a plain OS thread, a task-local is simply per thread.
+//! the task's own stack slot (`sched/locals.rs`). On a plain OS thread, a task-local is
+//! simply per thread. As with `thread_local!`, a value's `Drop` cannot bring back a
+//! value that is already dropped: [`LocalKey::try_with`] says so with an error.
 
-use crate::sched;
-use std::any::Any;
+use crate::sched::{self, locals};
 use std::cell::UnsafeCell;
 use std::fmt;
-
-/// The values of one task (or OS thread): key address → value.
-type Map = Vec<(usize, Box<dyn Any>)>;
 
 /// A task-local value, declared with [`task_local!`](crate::task_local!).
 pub struct LocalKey<T: 'static> {
     init: fn() -> T,
 }
+
+/// The error of [`LocalKey::try_with`]: the task's (or thread's) task-local values are
+/// being dropped, and this one is gone or was never made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccessError;
+
+impl fmt::Display for AccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("task-local value accessed while its task's values are being dropped")
+    }
+}
+
+impl std::error::Error for AccessError {}
 
 impl<T: 'static> LocalKey<T> {
     #[doc(hidden)]
@@ -33,23 +44,43 @@ impl<T: 'static> LocalKey<T> {
     ///
     /// A value's initialiser may use other task-locals; it must not use its own key
     /// (that panics, as with `thread_local!`).
+    ///
+    /// # Panics
+    ///
+    /// When called from the `Drop` of a task-local value for a key whose value is
+    /// already dropped or was never made (as `thread_local!`'s `with` does during its
+    /// thread's teardown); [`try_with`](LocalKey::try_with) returns an error instead.
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
+        match self.try_with(f) {
+            Ok(r) => r,
+            Err(e) => panic!("gogreen: {e}"),
+        }
+    }
+
+    /// Runs `f` with this task's value, creating it on first use; or returns
+    /// [`AccessError`] if the task's values are being dropped and this one is gone.
+    pub fn try_with<R>(&'static self, f: impl FnOnce(&T) -> R) -> Result<R, AccessError> {
         let key = self as *const Self as usize;
-        match sched::current_locals() {
-            Some(slot) => {
-                // SAFETY: the running task alone uses its slot and its map, and the map
-                // lives until the task's closure returns, longer than this call.
-                let value = unsafe { get_or_init(slot, key, self.init) };
-                // SAFETY: the value is boxed: it never moves while the map exists.
-                f(unsafe { &*value })
-            }
-            None => THREAD_MAP.with(|map| {
-                // SAFETY: the thread's map lives as long as the thread and only this
-                // thread touches it, through this pointer alone.
-                let value = unsafe { get_or_init_in(map.get(), key, self.init) };
-                // SAFETY: the value is boxed: it never moves while the map exists.
-                f(unsafe { &*value })
-            }),
+        let value = match sched::current_locals() {
+            // SAFETY: the running task alone uses its slot and its map, and the map
+            // lives until the task's closure returns, longer than this call.
+            Some(slot) => unsafe { locals::get_or_init(slot, key, self.init) },
+            None => THREAD_MAP
+                .try_with(|map| {
+                    // SAFETY: the thread's map lives as long as the thread and only
+                    // this thread touches it, through this pointer alone.
+                    unsafe { locals::get_or_init_in(map.get(), key, self.init) }
+                })
+                // The thread's own teardown has dropped the map already.
+                .unwrap_or(Err(locals::Closing)),
+        };
+        match value {
+            // SAFETY: values are boxed: one never moves while its map holds it, and the
+            // map drops it only at teardown, after every `with` of the task returned —
+            // or, during teardown, only after its own `Drop` (the only code then
+            // running) is done with it.
+            Ok(v) => Ok(f(unsafe { &*v })),
+            Err(locals::Closing) => Err(AccessError),
         }
     }
 }
@@ -62,64 +93,25 @@ impl<T: 'static> fmt::Debug for LocalKey<T> {
 
 thread_local! {
     /// A plain OS thread's values.
-    static THREAD_MAP: UnsafeCell<Map> = const { UnsafeCell::new(Vec::new()) };
+    static THREAD_MAP: ThreadMap = const { ThreadMap(UnsafeCell::new(locals::Map::new())) };
 }
 
-/// The value for `key` in the map behind `slot`, created (with the map) if needed.
-///
-/// # Safety
-/// `slot` is the running task's locals word.
-unsafe fn get_or_init<T: 'static>(slot: *mut *mut (), key: usize, init: fn() -> T) -> *const T {
-    // SAFETY: per the contract.
-    unsafe {
-        if (*slot).is_null() {
-            *slot = Box::into_raw(Box::new(Map::new())).cast();
-        }
-        get_or_init_in((*slot).cast::<Map>(), key, init)
+/// A plain OS thread's map; its values go, newest first, when the thread exits.
+struct ThreadMap(UnsafeCell<locals::Map>);
+
+impl ThreadMap {
+    fn get(&self) -> *mut locals::Map {
+        self.0.get()
     }
 }
 
-/// The value for `key` in `map`, created if needed.
-///
-/// # Safety
-/// `map` is used by the calling task (or thread) alone; the reference is not held
-/// across `init`, which may add other keys to the same map.
-unsafe fn get_or_init_in<T: 'static>(map: *mut Map, key: usize, init: fn() -> T) -> *const T {
-    // SAFETY: per the contract: no reference to the map outlives a statement.
-    unsafe {
-        if let Some((_, v)) = (*map).iter().find(|(k, _)| *k == key) {
-            return v
-                .downcast_ref::<T>()
-                .expect("gogreen: task-local of another type") as *const T;
+impl Drop for ThreadMap {
+    fn drop(&mut self) {
+        // SAFETY: the thread is exiting and owns its map alone. A `Drop` that panics
+        // during a thread's teardown aborts the process, as with `thread_local!`.
+        if let Some(p) = unsafe { locals::clear(self.0.get()) } {
+            std::panic::resume_unwind(p);
         }
-        let value = init();
-        assert!(
-            !(*map).iter().any(|(k, _)| *k == key),
-            "gogreen: a task-local's initialiser used the task-local itself"
-        );
-        (*map).push((key, Box::new(value)));
-        let (_, v) = (*map).last().expect("just pushed");
-        v.downcast_ref::<T>().expect("just pushed") as *const T
-    }
-}
-
-/// Drops the running task's values, kept behind `slot`; called when its closure has
-/// returned. A value's `Drop` that uses a task-local gets a fresh value, dropped right
-/// after.
-///
-/// # Safety
-/// `slot` is the running task's locals word.
-#[inline]
-pub(crate) unsafe fn destroy(slot: *mut *mut ()) {
-    loop {
-        // SAFETY: the running task alone uses its slot.
-        let map = unsafe { std::mem::replace(&mut *slot, std::ptr::null_mut()) };
-        if map.is_null() {
-            return;
-        }
-        // SAFETY: the map was made by `get_or_init` with `Box::into_raw`, and the slot
-        // no longer points to it.
-        drop(unsafe { Box::from_raw(map.cast::<Map>()) });
     }
 }
 

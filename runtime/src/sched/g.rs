@@ -5,8 +5,10 @@
 //!
 //! 1. **Born** (`spawn`): a pooled header and a stack slot are taken from the
 //!    processor's caches; the closure is moved into the header's payload (boxed if it
-//!    does not fit); the status becomes `ACTIVE` with a new generation; the G is put in
-//!    the spawner's `runnext`. Nothing is written to the stack yet.
+//!    does not fit); the status becomes `ACTIVE` with a new generation (the task id);
+//!    the G is put at the tail of the spawner's run queue (not in `runnext`, as Go does:
+//!    see `ready::submit_new`). Nothing is written to the stack yet, and usually no
+//!    stack is taken yet either: the G gets one at its first run.
 //! 2. **First run**: an M pops it, sees a null saved stack pointer, and *starts* it on
 //!    its stack (`arch::start`): the entry function moves the closure out of the
 //!    payload and calls it. The first page fault on the stack happens here.
@@ -68,6 +70,9 @@ pub(crate) struct TaskVTable {
     /// Drops the closure of a task that never ran and stores `Err(payload)` as its
     /// result.
     pub(crate) fail: unsafe fn(&G, Box<dyn Any + Send>),
+    /// Replaces a stored `Ok` result by `Err(payload)`: a panic after the closure
+    /// returned (a task-local's `Drop`). A stored `Err` stays; `payload` is dropped.
+    pub(crate) fail_after_run: unsafe fn(&G, Box<dyn Any + Send>),
 }
 
 /// The result a joiner takes.
@@ -117,6 +122,7 @@ static EMPTY_VTABLE: TaskVTable = TaskVTable {
     run: |_| {},
     drop_result: |_| {},
     fail: |_, _| {},
+    fail_after_run: |_, _| {},
 };
 
 impl G {
@@ -246,6 +252,16 @@ impl G {
         // SAFETY: the closure is still in the payload; the vtable matches it.
         unsafe { ((*self.vtable.get()).fail)(self, payload) };
         self.complete();
+    }
+
+    /// Turns a task's stored result into `Err(payload)`: its closure returned, then
+    /// something of the task's panicked before the result was published.
+    ///
+    /// # Safety
+    /// The caller is the G itself, after `run` and before `complete`.
+    pub(crate) unsafe fn fail_after_run(&self, payload: Box<dyn Any + Send>) {
+        // SAFETY: `run` stored an Outcome<T>; the vtable matches it.
+        unsafe { ((*self.vtable.get()).fail_after_run)(self, payload) };
     }
 
     /// Takes the stack back if there is one (an exit, or a task that never ran).
@@ -445,6 +461,7 @@ where
         run: Self::run,
         drop_result: Self::drop_result,
         fail: Self::fail,
+        fail_after_run: Self::fail_after_run,
     };
 
     unsafe fn run(g: &G) {
@@ -460,6 +477,18 @@ where
         drop(unsafe { take::<F>(g.payload.get()) });
         // SAFETY: the payload is empty again.
         unsafe { store::<Outcome<T>>(g.payload.get(), Err(payload)) };
+    }
+
+    unsafe fn fail_after_run(g: &G, payload: Box<dyn Any + Send>) {
+        // SAFETY: `run` stored an Outcome<T>, not yet published.
+        let outcome = unsafe { take::<Outcome<T>>(g.payload.get()) };
+        // A result the task returned is dropped here, on the task's own stack.
+        let outcome: Outcome<T> = match outcome {
+            Ok(_) => Err(payload),
+            Err(first) => Err(first),
+        };
+        // SAFETY: the payload is empty again.
+        unsafe { store(g.payload.get(), outcome) };
     }
 
     unsafe fn drop_result(g: &G) {

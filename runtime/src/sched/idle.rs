@@ -187,21 +187,6 @@ impl<M> Idle<M> {
         self.lists.lock().midle.pop()
     }
 
-    /// Takes `m` off the sleeping list, if nobody took it to hand it a P already.
-    pub fn remove_idle_m(&self, m: &M) -> bool
-    where
-        M: PartialEq,
-    {
-        let mut lists = self.lists.lock();
-        match lists.midle.iter().position(|x| x == m) {
-            Some(i) => {
-                lists.midle.swap_remove(i);
-                true
-            }
-            None => false,
-        }
-    }
-
     /// Idle Ps right now (a snapshot).
     pub fn npidle(&self) -> usize {
         self.npidle.load(Ordering::SeqCst)

@@ -7,7 +7,7 @@
 //! a P that has not scheduled since the previous look:
 //!
 //! - moves its `runnext` G to the global queue and wakes an M for it (a G readied by a
-//!   G that then kept running; see `worker::ready`);
+//!   G that then kept running; see `ready::ready`);
 //! - wakes an M to steal from its ring, if one is idle and nobody spins (sysmon does
 //!   that for any P whose ring holds work while others idle: the backstop for a
 //!   wake-up a running P skipped);
@@ -36,11 +36,13 @@
 //! every half second trims stacks that sat unused in the global pool. When every P is
 //! idle and no timer is pending it sleeps until an M is started.
 
-use super::parker::Parker;
-use super::{Runtime, timer, worker};
+use super::p::P;
+use super::runtime::Runtime;
+use super::sleeper::NEVER;
+use super::switch::run_timers;
+use super::wake::{start_m, wake_idle};
 use crate::stack::pool;
-use std::sync::Once;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const MIN_DELAY: Duration = Duration::from_micros(20);
@@ -56,34 +58,13 @@ const HANDOFF_AFTER: Duration = Duration::from_millis(10);
 const TIMER_SLACK_NS: u64 = 1_000_000;
 const SCAVENGE_EVERY: Duration = Duration::from_millis(500);
 
-pub(super) struct Sysmon {
-    parker: Parker,
-    /// Sleeping until woken (every P idle). SeqCst: Dekker with `npidle`.
-    sleeping: AtomicBool,
-    started: Once,
-}
-
-impl Sysmon {
-    pub(super) const fn new() -> Self {
-        Sysmon {
-            parker: Parker::new(),
-            sleeping: AtomicBool::new(false),
-            started: Once::new(),
-        }
-    }
-
-    /// Called whenever an M is started: starts sysmon the first time, and wakes it if
-    /// it sleeps because everything was idle.
-    pub(super) fn wake(&'static self, rt: &'static Runtime) {
-        self.started.call_once(|| {
-            std::thread::Builder::new()
-                .name("gogreen-sysmon".into())
-                .spawn(move || run(rt))
-                .expect("gogreen: cannot start the sysmon thread");
-        });
-        if self.sleeping.load(Ordering::SeqCst) {
-            self.parker.unpark();
-        }
+/// Starts the sysmon thread. Called once, when the runtime starts.
+pub(crate) fn start(rt: &'static Runtime) {
+    let started = std::thread::Builder::new()
+        .name("gogreen-sysmon".into())
+        .spawn(move || run(rt));
+    if let Err(e) = started {
+        crate::fatal!("cannot start the sysmon thread: {e}");
     }
 }
 
@@ -99,7 +80,6 @@ struct Seen {
 }
 
 fn run(rt: &'static Runtime) -> ! {
-    let me = &rt.sysmon;
     let mut delay = MIN_DELAY;
     let mut idle_rounds = 0;
     let mut seen = vec![
@@ -117,19 +97,19 @@ fn run(rt: &'static Runtime) -> ! {
     loop {
         if all_idle(rt) {
             // Trim everything pooled (two rounds: hot, then aging), then sleep until
-            // an M starts. `sleeping` before the re-check pairs with `npidle` in
-            // `Sysmon::wake`'s caller: one of the two sees the other.
+            // an M starts. `sysmon_sleeping` before the re-check pairs with `npidle` in
+            // `Runtime::wake_sysmon`'s caller: one of the two sees the other.
             pool::POOL.scavenge();
             pool::POOL.scavenge();
-            me.sleeping.store(true, Ordering::SeqCst);
+            rt.sysmon_sleeping.store(true, Ordering::SeqCst);
             if all_idle(rt) {
-                me.parker.park(None);
+                rt.sysmon_parker.park(None);
             }
-            me.sleeping.store(false, Ordering::SeqCst);
+            rt.sysmon_sleeping.store(false, Ordering::SeqCst);
             delay = MIN_DELAY;
             idle_rounds = 0;
         } else {
-            me.parker.park(Some(Instant::now() + delay));
+            rt.sysmon_parker.park(Some(Instant::now() + delay));
         }
         let now = Instant::now();
         let mut acted = false;
@@ -155,10 +135,10 @@ fn run(rt: &'static Runtime) -> ! {
             // The P has not scheduled since the previous look.
             if let Some(g) = p.runq.take_runnext() {
                 rt.inject.push(g);
-                worker::wake_idle(rt);
+                wake_idle(rt);
                 acted = true;
             }
-            if !p.runq.ring_is_empty() && worker::wake_idle(rt) {
+            if !p.runq.ring_is_empty() && wake_idle(rt) {
                 acted = true;
             }
             let stuck_for = now.duration_since(seen.since);
@@ -170,24 +150,21 @@ fn run(rt: &'static Runtime) -> ! {
                 && !p.retired.load(Ordering::Acquire)
                 && rt.idle.npidle() == 0
                 && (ring_stuck || inject_stuck)
-                && worker::hand_off(rt, p)
+                && hand_off(rt, p)
             {
                 acted = true;
             }
         }
-        // A missed wake-up (see `worker::submit_new`) leaves work queued beside an
+        // A missed wake-up (see `ready::submit_new`) leaves work queued beside an
         // idle P: one look per period catches it.
-        if rt.idle.npidle() > 0
-            && rt.in_play().any(|p| !p.runq.ring_is_empty())
-            && worker::wake_idle(rt)
-        {
+        if rt.idle.npidle() > 0 && rt.in_play().any(|p| !p.runq.ring_is_empty()) && wake_idle(rt) {
             acted = true;
         }
         let now_ns = rt.now();
         for p in rt.ps.iter() {
             let next = p.timers.next();
-            if next != timer::NEVER && next.saturating_add(TIMER_SLACK_NS) <= now_ns {
-                acted |= worker::run_timers_from_sysmon(p, now_ns) > 0;
+            if next != NEVER && next.saturating_add(TIMER_SLACK_NS) <= now_ns {
+                acted |= run_timers(p, Some(now_ns)) > 0;
             }
         }
         if now.duration_since(last_scavenge) >= SCAVENGE_EVERY {
@@ -207,7 +184,20 @@ fn run(rt: &'static Runtime) -> ! {
 }
 
 fn all_idle(rt: &Runtime) -> bool {
-    rt.idle.npidle() == rt.idle.nprocs()
-        && rt.inject.is_empty()
-        && rt.earliest_timer() == timer::NEVER
+    rt.idle.npidle() == rt.idle.nprocs() && rt.inject.is_empty() && rt.earliest_timer() == NEVER
+}
+
+/// sysmon found `stuck`'s M stuck in one G while work waits and no P is idle: put a
+/// spare P in play, on an M of its own, and mark `stuck` for retirement. The new M
+/// steals `stuck`'s queued Gs; the stuck M gives `stuck` up at its next scheduling
+/// point (`worker::retire_p`). Returns whether a spare was left.
+fn hand_off(rt: &'static Runtime, stuck: &P) -> bool {
+    let Some(spare) = rt.spares.lock().pop() else {
+        return false;
+    };
+    rt.ps[spare].in_play.store(true, Ordering::Release);
+    stuck.successor.store(spare, Ordering::Release);
+    stuck.retired.store(true, Ordering::Release);
+    start_m(rt, spare, rt.idle.pop_idle_m(), false);
+    true
 }

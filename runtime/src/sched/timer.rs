@@ -19,7 +19,7 @@ use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// No deadline.
-pub(crate) const NEVER: u64 = u64::MAX;
+pub(crate) use super::sleeper::NEVER;
 
 /// Heaps smaller than this are never swept.
 const SWEEP_MIN: usize = 256;

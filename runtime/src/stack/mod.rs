@@ -10,9 +10,9 @@
 //!
 //! A slot's stack grows down from its top towards its own guard page. Physical pages
 //! appear only when touched, so a green thread that never goes deep costs one page.
-//! Slots are reused through per-processor caches and a global pool ([`pool`]); guard
-//! pages are installed once per slot lifetime ([`reserve`]); a guard hit is reported by
-//! [`overflow`]; [`grow`] runs a closure on a fresh segment when the current one runs low.
+//! Slots are reused through per-processor caches and a global pool (`pool`); guard
+//! pages are installed once per slot lifetime (`reserve`); a guard hit is reported by
+//! `overflow`; [`grow`] runs a closure on a fresh segment when the current one runs low.
 
 pub(crate) mod grow;
 pub(crate) mod overflow;

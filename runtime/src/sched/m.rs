@@ -1,0 +1,134 @@
+//! The M: an OS thread that runs Gs — its per-thread state, and how the runtime finds
+//! the M it runs on.
+//!
+//! # Thread-locals
+//!
+//! A G can resume on another M. LLVM assumes the thread pointer is constant within a
+//! function and may keep a thread-local's address across a call, so a thread-local
+//! read before a switch may name the wrong M after it. The runtime reads the current
+//! M only through [`current_m`], which is never inlined, when it enters from user code;
+//! across a switch the M travels in a register instead: whoever resumes a context
+//! passes its own M as the return value of that context's `switch` (or as `task_main`'s
+//! argument; see `switch.rs`).
+
+use super::g::G;
+use super::p::P;
+use super::parker::Parker;
+use super::queue::Local;
+use std::cell::{Cell, UnsafeCell};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+/// Work a switching context leaves for the one it switches to (`switch.rs`).
+#[derive(Clone, Copy)]
+pub(crate) enum Pending {
+    None,
+    /// Commit the park of this G (`State::commit_park`), or requeue it if woken.
+    Park(*const G),
+    /// Queue this G at the tail of the local run queue.
+    Yield(*const G),
+    /// This G has exited: free its stack, release its run reference.
+    Exit(*const G),
+}
+
+/// An OS thread that runs Gs.
+pub(crate) struct M {
+    pub(crate) id: usize,
+    /// Where the M sleeps without a P; whoever hands it one unparks it.
+    pub(crate) parker: Parker,
+    /// A P handed over by whoever woke this M (index + 1), or 0.
+    pub(crate) nextp: AtomicUsize,
+    /// Whether to spin once woken with `nextp`.
+    pub(crate) nextspin: AtomicBool,
+    // Everything below is touched only by the M's own thread.
+    /// The P held, or null.
+    pub(crate) p: Cell<*const P>,
+    /// The G running, or null on g0.
+    pub(crate) curg: Cell<*const G>,
+    /// g0's saved stack pointer while a G runs.
+    pub(crate) g0_sp: UnsafeCell<*mut u8>,
+    pub(crate) pending: Cell<Pending>,
+    pub(crate) spinning: Cell<bool>,
+    rng: Cell<u64>,
+}
+
+// SAFETY: the Cells are touched only by the M's own thread (see the field comments);
+// `parker`, `nextp` and `nextspin` are thread-safe.
+unsafe impl Sync for M {}
+
+impl PartialEq for &'static M {
+    fn eq(&self, other: &Self) -> bool {
+        ptr::eq(*self, *other)
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<*const M> = const { Cell::new(ptr::null()) };
+}
+
+/// The M this OS thread is, if it is one. Never inlined: see the module docs.
+#[inline(never)]
+pub(crate) fn current_m() -> Option<&'static M> {
+    // SAFETY: Ms are leaked at creation and never freed.
+    CURRENT.with(|c| unsafe { c.get().as_ref() })
+}
+
+/// The M this OS thread is, or null, for the SIGSEGV handler: a const-initialised
+/// thread-local read, async-signal-safe.
+pub(crate) fn current_m_raw() -> *const M {
+    CURRENT.with(Cell::get)
+}
+
+impl M {
+    pub(crate) fn new(id: usize) -> Self {
+        M {
+            id,
+            parker: Parker::new(),
+            nextp: AtomicUsize::new(0),
+            nextspin: AtomicBool::new(false),
+            p: Cell::new(ptr::null()),
+            curg: Cell::new(ptr::null()),
+            g0_sp: UnsafeCell::new(ptr::null_mut()),
+            pending: Cell::new(Pending::None),
+            spinning: Cell::new(false),
+            rng: Cell::new(
+                0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+            ),
+        }
+    }
+
+    /// Makes this OS thread `self`: called first thing on the M's own thread.
+    pub(crate) fn bind_thread(&'static self) {
+        CURRENT.with(|c| c.set(self));
+    }
+
+    #[inline]
+    pub(crate) fn p(&self) -> Option<&'static P> {
+        // SAFETY: Ps live in the runtime, which is never dropped.
+        unsafe { self.p.get().as_ref() }
+    }
+
+    #[inline]
+    pub(crate) fn curg(&self) -> Option<&'static G> {
+        // SAFETY: G headers are never freed.
+        unsafe { self.curg.get().as_ref() }
+    }
+
+    pub(crate) fn rand(&self) -> u64 {
+        // xorshift64*
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// The owner's handle on the held P's run queue.
+    #[inline]
+    pub(crate) fn runq(&self, p: &'static P) -> Local<'static, G> {
+        debug_assert!(ptr::eq(self.p.get(), p));
+        // SAFETY: this M holds `p`, and uses one Local at a time.
+        unsafe { p.runq.local() }
+    }
+}

@@ -1,0 +1,218 @@
+//! The P: a logical processor — its run queue, its timers, and the caches that let a
+//! spawn and an exit touch no shared state: free G headers, free stacks, task ids.
+//!
+//! `procs` Ps are in play; `procs` Ms run Gs in parallel at most — plus one per P whose
+//! M is stuck (see "Spare Ps" in `sysmon.rs`). When a cache runs dry or full it trades
+//! half with the [`Central`] lists, as Go's `gfget`/`gfput` do.
+
+use super::g::G;
+use super::queue::RunQueue;
+use super::timer::Timers;
+use crate::stack::{Stack, pool};
+use parking_lot::Mutex;
+use std::cell::UnsafeCell;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// G headers a processor keeps for reuse at most.
+const GFREE_MAX: usize = 64;
+/// G headers allocated at once when every free list is empty.
+const SLAB: usize = 64;
+/// Task ids a processor takes from the global counter at once.
+const ID_BATCH: u64 = 16;
+
+/// G headers allocated so far (they are never freed): for `gogreen::stats`.
+pub(crate) static G_HEADERS: AtomicUsize = AtomicUsize::new(0);
+
+/// A logical processor. Shared by reference; `local` belongs to the M that holds it.
+pub(crate) struct P {
+    pub(crate) id: usize,
+    pub(crate) runq: RunQueue<G>,
+    pub(crate) timers: Timers,
+    /// Bumped by the owner at every G switch-in; sysmon reads it to spot a stuck P.
+    pub(crate) schedtick: AtomicU32,
+    /// Set by sysmon when the P has not scheduled for a while; `preempt_point` clears it
+    /// and yields.
+    pub(crate) preempt: AtomicBool,
+    /// Set by sysmon when it put a spare P in play in this one's place, because this
+    /// P's M was stuck in one G. The M gives the P up at its next scheduling point.
+    pub(crate) retired: AtomicBool,
+    /// The spare that replaced this P when it was retired: where its timers go.
+    pub(crate) successor: AtomicUsize,
+    /// In play (counted among the `procs`), as opposed to waiting in the spares.
+    pub(crate) in_play: AtomicBool,
+    local: UnsafeCell<PLocal>,
+}
+
+/// What only the P's owner touches.
+pub(crate) struct PLocal {
+    gfree: Vec<usize>,
+    stacks: pool::Cache,
+    /// Next id to hand out, and the end of the batch.
+    ids: (u64, u64),
+    /// `runnext` picks in a row; capped so a ping-pong pair cannot starve the ring.
+    pub(crate) runnext_streak: u32,
+}
+
+// SAFETY: `local` is only accessed by the M that holds the P (see `P::local`); all
+// other fields are atomics or thread-safe.
+unsafe impl Sync for P {}
+
+impl P {
+    pub(crate) fn new(id: usize, stack_size: usize, in_play: bool) -> Self {
+        P {
+            id,
+            runq: RunQueue::new(),
+            timers: Timers::new(),
+            schedtick: AtomicU32::new(0),
+            preempt: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
+            successor: AtomicUsize::new(0),
+            in_play: AtomicBool::new(in_play),
+            local: UnsafeCell::new(PLocal {
+                gfree: Vec::with_capacity(GFREE_MAX),
+                stacks: pool::Cache::new(stack_size),
+                ids: (0, 0),
+                runnext_streak: 0,
+            }),
+        }
+    }
+
+    /// The owner's private state.
+    ///
+    /// # Safety
+    ///
+    /// The caller's M holds this P, and does not keep another reference from `local`
+    /// alive across the call.
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    pub(crate) unsafe fn local(&self) -> &mut PLocal {
+        // SAFETY: per the contract, only the holder reaches here, one borrow at a time.
+        unsafe { &mut *self.local.get() }
+    }
+}
+
+/// What the Ps' caches fall back on: the global list of free G headers and the task-id
+/// counter. (Stacks fall back on `stack::pool::POOL`.)
+pub(crate) struct Central {
+    /// G headers not cached by any processor.
+    gfree: Mutex<Vec<usize>>,
+    next_id: AtomicU64,
+}
+
+impl Central {
+    pub(crate) fn new() -> Self {
+        Central {
+            gfree: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Takes a G header: from `p`'s cache, else the global list, else a new slab.
+    /// `p`, if given, is held by the caller's M.
+    pub(crate) fn alloc_g(&self, p: Option<&P>) -> &'static G {
+        let addr = match p {
+            Some(p) => {
+                // SAFETY: the caller holds `p`.
+                let local = unsafe { p.local() };
+                match local.gfree.pop() {
+                    Some(g) => g,
+                    None => {
+                        let mut global = self.gfree.lock();
+                        let take = global.len().min(GFREE_MAX / 2);
+                        let at = global.len() - take;
+                        local.gfree.extend(global.drain(at..));
+                        drop(global);
+                        match local.gfree.pop() {
+                            Some(g) => g,
+                            None => new_slab(&mut local.gfree),
+                        }
+                    }
+                }
+            }
+            None => {
+                let mut global = self.gfree.lock();
+                match global.pop() {
+                    Some(g) => g,
+                    None => new_slab(&mut global),
+                }
+            }
+        };
+        // SAFETY: free lists hold addresses of leaked, never-freed G headers.
+        unsafe { &*(addr as *const G) }
+    }
+
+    /// Returns a finished task's header to a free list.
+    ///
+    /// # Safety
+    /// The task and its handle are gone (`G::release_*` returned `true`); `p`, if
+    /// given, is held by the caller's M.
+    pub(crate) unsafe fn free_g(&self, g: &G, p: Option<&P>) {
+        // SAFETY: per the contract.
+        unsafe { g.reset() };
+        let addr = g as *const G as usize;
+        match p {
+            Some(p) => {
+                // SAFETY: the caller holds `p`.
+                let local = unsafe { p.local() };
+                if local.gfree.len() == GFREE_MAX {
+                    self.gfree.lock().extend(local.gfree.drain(..GFREE_MAX / 2));
+                }
+                local.gfree.push(addr);
+            }
+            None => self.gfree.lock().push(addr),
+        }
+    }
+
+    /// A task id, from `p`'s batch if given (held by the caller's M).
+    pub(crate) fn new_id(&self, p: Option<&P>) -> u64 {
+        match p {
+            Some(p) => {
+                // SAFETY: the caller holds `p`.
+                let local = unsafe { p.local() };
+                if local.ids.0 == local.ids.1 {
+                    let first = self.next_id.fetch_add(ID_BATCH, Ordering::Relaxed);
+                    local.ids = (first, first + ID_BATCH);
+                }
+                local.ids.0 += 1;
+                local.ids.0 - 1
+            }
+            None => self.next_id.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
+/// Allocates `SLAB` headers, keeps them forever, puts all but one in `free`.
+#[cold]
+fn new_slab(free: &mut Vec<usize>) -> usize {
+    G_HEADERS.fetch_add(SLAB, Ordering::Relaxed);
+    let slab: &'static mut [G] = Box::leak((0..SLAB).map(|_| G::new()).collect());
+    free.extend(slab[1..].iter().map(|g| g as *const G as usize));
+    &slab[0] as *const G as usize
+}
+
+/// A stack of `size` bytes (validated): from `p`'s cache for the default size. `p`, if
+/// given, is held by the caller's M.
+pub(crate) fn alloc_stack(p: Option<&P>, size: usize) -> io::Result<Stack> {
+    if let Some(p) = p {
+        // SAFETY: the caller holds `p`.
+        let local = unsafe { p.local() };
+        if local.stacks.size() == size {
+            return local.stacks.get(&pool::POOL);
+        }
+    }
+    pool::POOL.get(size)
+}
+
+/// Gives a dead G's stack back. `p`, if given, is held by the caller's M.
+pub(crate) fn free_stack(p: Option<&P>, stack: Stack) {
+    if let Some(p) = p {
+        // SAFETY: the caller holds `p`.
+        let local = unsafe { p.local() };
+        if local.stacks.size() == stack.size() {
+            local.stacks.put(&pool::POOL, stack);
+            return;
+        }
+    }
+    pool::POOL.put_all([stack]);
+}

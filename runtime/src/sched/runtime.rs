@@ -1,0 +1,139 @@
+//! The runtime object: every P, the global queue, the idle lists, the Ms, the clock —
+//! the one value all Ms share. It is made once, by `boot.rs`, and never dropped.
+
+use super::g::G;
+use super::idle::Idle;
+use super::inject::Inject;
+use super::m::M;
+use super::p::{Central, P};
+use super::parker::Parker;
+use super::settings::Settings;
+use super::sleeper::{NEVER, Sleeper};
+use parking_lot::Mutex;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Spare Ps, to replace Ps whose M is stuck in one G (`sysmon.rs`): at least this many,
+/// at least `procs`.
+const SPARES: usize = 32;
+
+/// What a new M's thread runs: its P (index) and whether it starts spinning.
+pub(crate) type MMain = fn(&'static M, usize, bool);
+
+/// The one runtime of the process.
+pub(crate) struct Runtime {
+    /// `procs` Ps in play, then the spares (`sysmon.rs`).
+    pub(crate) ps: Box<[P]>,
+    /// Spare Ps not in play: what sysmon takes to replace a P whose M is stuck.
+    pub(crate) spares: Mutex<Vec<usize>>,
+    pub(crate) inject: Inject<G>,
+    pub(crate) idle: Idle<&'static M>,
+    /// Every M ever started (they never exit), by id.
+    pub(crate) ms: Mutex<Vec<&'static M>>,
+    /// The body of every M (`worker::m_main`), given by `boot.rs`: waking an M
+    /// (`wake.rs`) may start a thread, and `wake.rs` sits below the M loop it starts,
+    /// which wakes Ms itself.
+    pub(crate) m_main: MMain,
+    pub(crate) settings: Settings,
+    pub(crate) central: Central,
+    /// The idle M sleeping until the earliest timer (`sleeper.rs`).
+    pub(crate) sleeper: Sleeper,
+    /// Where sysmon sleeps when every P is idle; `sysmon_sleeping` says it does
+    /// (SeqCst: Dekker with `npidle`, see `sysmon.rs`).
+    pub(crate) sysmon_parker: Parker,
+    pub(crate) sysmon_sleeping: AtomicBool,
+    epoch: Instant,
+}
+
+pub(crate) static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// The runtime, from code that can only run once it has started (on an M, in a G, in
+/// sysmon, for a G's handle). Entry points that may come first use `boot::runtime`.
+#[inline]
+pub(crate) fn runtime() -> &'static Runtime {
+    match RUNTIME.get() {
+        Some(rt) => rt,
+        None => not_started(),
+    }
+}
+
+#[cold]
+fn not_started() -> ! {
+    crate::fatal!("the scheduler was used before the runtime started")
+}
+
+/// Ms started so far (they never exit): for `gogreen::stats`.
+pub(crate) fn threads() -> usize {
+    RUNTIME.get().map_or(0, |rt| rt.ms.lock().len())
+}
+
+impl Runtime {
+    pub(crate) fn new(settings: Settings, m_main: MMain) -> Self {
+        let all = settings.procs + settings.procs.max(SPARES);
+        Runtime {
+            ps: (0..all)
+                .map(|i| P::new(i, settings.stack_size, i < settings.procs))
+                .collect(),
+            spares: Mutex::new((settings.procs..all).rev().collect()),
+            inject: Inject::new(),
+            idle: Idle::new(settings.procs),
+            ms: Mutex::new(Vec::new()),
+            m_main,
+            settings,
+            central: Central::new(),
+            sleeper: Sleeper::new(),
+            sysmon_parker: Parker::new(),
+            sysmon_sleeping: AtomicBool::new(false),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Nanoseconds since the runtime started: the timers' clock.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        self.instant_to_ns(Instant::now())
+    }
+
+    #[inline]
+    pub(crate) fn instant_to_ns(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch)
+            .as_nanos()
+            .min(u128::from(NEVER - 1)) as u64
+    }
+
+    pub(crate) fn ns_to_instant(&self, ns: u64) -> Instant {
+        self.epoch + Duration::from_nanos(ns)
+    }
+
+    /// The clock, if `p` has a timer (reading the clock costs ~20 ns; most Ps have none).
+    #[inline]
+    pub(crate) fn now_if_timers(&self, p: &P) -> Option<u64> {
+        if p.timers.next() == NEVER {
+            None
+        } else {
+            Some(self.now())
+        }
+    }
+
+    /// The earliest timer deadline over all processors.
+    pub(crate) fn earliest_timer(&self) -> u64 {
+        self.ps
+            .iter()
+            .map(|p| p.timers.next())
+            .min()
+            .unwrap_or(NEVER)
+    }
+
+    /// The Ps in play (a snapshot): the ones that can hold queued Gs.
+    pub(crate) fn in_play(&self) -> impl Iterator<Item = &P> {
+        self.ps.iter().filter(|p| p.in_play.load(Ordering::Relaxed))
+    }
+
+    /// Whether sysmon sleeps because everything was idle; the caller then wakes it.
+    pub(crate) fn wake_sysmon(&self) {
+        if self.sysmon_sleeping.load(Ordering::SeqCst) {
+            self.sysmon_parker.unpark();
+        }
+    }
+}

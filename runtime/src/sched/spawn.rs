@@ -1,0 +1,57 @@
+//! Spawning and recycling: the scheduler's half of `Builder::spawn`, and where a
+//! finished task's header goes when its handle is dropped.
+
+use super::boot::runtime_or_start;
+use super::g::G;
+use super::m::current_m;
+use super::p::alloc_stack;
+use super::ready::submit_new;
+use super::runtime::runtime;
+use crate::stack::{self, pool};
+use std::io;
+use std::sync::Arc;
+
+/// Spawns a task: the scheduler's half of `Builder::spawn`. Returns the queued G.
+pub(crate) fn spawn<F, T>(
+    f: F,
+    name: Option<Arc<str>>,
+    stack_size: Option<usize>,
+) -> io::Result<&'static G>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let rt = runtime_or_start();
+    let size = match stack_size {
+        Some(s) => stack::validate_size(s)?,
+        None => rt.settings.stack_size,
+    };
+    // The caller's M, if it holds a P: a G, or g0. (An M inside a blocking call has
+    // given its P up.)
+    let m = current_m().filter(|m| m.p().is_some());
+    let p = m.and_then(|m| m.p());
+    // A G gets its stack when it first runs, from the cache of the P that runs it:
+    // queued Gs cost no stack, and a G that exits on a P leaves its (resident) stack
+    // for the next G there. Once making new stacks has failed, spawns take theirs now
+    // instead, so the failure is reported to the spawner.
+    let stack = if pool::POOL.exhausted() {
+        Some(alloc_stack(p, size)?)
+    } else {
+        None
+    };
+    let g = rt.central.alloc_g(p);
+    let id = rt.central.new_id(p);
+    // SAFETY: `g` came off a free list: nobody else can reach it.
+    unsafe { g.prepare(f, size, stack, id, name) };
+    submit_new(rt, m, g);
+    Ok(g)
+}
+
+/// Returns a header whose task and handle are both gone to a free list.
+pub(crate) fn free_g(g: &'static G) {
+    let rt = runtime();
+    let p = current_m().and_then(|m| m.p());
+    // SAFETY: the caller saw both release bits go (`G::release_*` returned `true`);
+    // the caller's M holds `p`.
+    unsafe { rt.central.free_g(g, p) };
+}

@@ -1,0 +1,274 @@
+//! Switching between Gs: how a G hands its M to the next G, and the work each switch
+//! leaves for the other side.
+//!
+//! A G that parks, yields or exits picks the next G itself, on its own stack, from its
+//! P's `runnext` and local queue ([`M::next_local`]), and switches straight to it — one
+//! switch per hand-off, where Go goes through the M's own stack (g0) in between. Only
+//! when the local queue is empty does it switch to g0, whose loop (`worker.rs`) searches
+//! further: timers, the global queue, other Ps' queues, and finally sleeps.
+//!
+//! Some work cannot be done before the switch, because the G's stack is still in use:
+//! marking it `WAITING` (someone could then resume it on another M while it still runs
+//! here), queueing it after a yield, freeing its stack after it exits. The switching G
+//! leaves that work in `M::pending` ([`Pending`]), and whoever resumes on the other
+//! side runs it first ([`after_switch`]): every landing point of a switch calls it.
+//!
+//! Across a switch the M travels in a register, never in a thread-local (see `m.rs`):
+//! whoever resumes a context passes its own M as the return value of that context's
+//! `switch`, or as `task_main`'s second argument.
+
+use super::g::G;
+use super::locals;
+use super::m::{M, Pending, current_m};
+use super::p::{P, alloc_stack, free_stack};
+use super::queue::{self, Local};
+use super::ready::{push_local, unpark_timer};
+use super::runtime::{Runtime, runtime};
+use crate::arch;
+use std::ptr;
+use std::sync::atomic::Ordering;
+
+/// Consecutive `runnext` picks before the ring gets a turn.
+const RUNNEXT_STREAK_MAX: u32 = 64;
+/// Every this many schedules, the global queue and the timers go first.
+pub(crate) const GLOBAL_TICK: u32 = 61;
+
+impl M {
+    /// Makes `g` the running G of this M and P. A G that never ran gets its stack
+    /// here, from this P's cache; if none can be had, the G fails (its join returns
+    /// the error) and `false` is returned.
+    #[inline]
+    pub(crate) fn begin_run(&self, p: &'static P, g: &'static G) -> bool {
+        // SAFETY: this M holds `g` (it was just taken off a queue).
+        if unsafe { g.needs_stack() } && !give_stack(p, g) {
+            return false;
+        }
+        self.curg.set(g);
+        // Only this M writes it; sysmon reads it. (The preempt flag is cleared by
+        // `preempt_point`, which acts on it, not here on every switch.)
+        p.schedtick.store(
+            p.schedtick.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+        true
+    }
+
+    /// Picks the next G from this M's P without leaving the current stack: the global
+    /// queue and timers every `GLOBAL_TICK` schedules, then `runnext` (within its
+    /// streak), the ring, `runnext`, and the global queue.
+    #[inline]
+    pub(crate) fn next_local(&self, rt: &'static Runtime) -> Option<&'static G> {
+        let p = self.p()?;
+        if p.schedtick.load(Ordering::Relaxed) % GLOBAL_TICK == 0 {
+            if p.retired.load(Ordering::Relaxed) {
+                // Off to g0, which gives the P up (`worker::find_runnable`). Noticed
+                // within `GLOBAL_TICK` schedules, or at once when nothing else is queued.
+                return None;
+            }
+            if let Some(g) = rt.inject.pop() {
+                // SAFETY: queued Gs are live headers.
+                return Some(unsafe { &*g });
+            }
+            run_timers(p, rt.now_if_timers(p));
+        }
+        let mut q = self.runq(p);
+        // SAFETY: this M holds `p`.
+        let local = unsafe { p.local() };
+        let g = if local.runnext_streak < RUNNEXT_STREAK_MAX {
+            match q.take_runnext() {
+                Some(g) => {
+                    local.runnext_streak += 1;
+                    Some(g)
+                }
+                None => q.pop(),
+            }
+        } else {
+            local.runnext_streak = 0;
+            q.pop().or_else(|| q.take_runnext())
+        };
+        // SAFETY: queued Gs are live headers.
+        g.or_else(|| inject_batch(rt, &mut q))
+            .map(|g| unsafe { &*g })
+    }
+
+    /// Switches from the running G `g` to `next`, or to g0 if `next` is `None`.
+    /// Returns when `g` is resumed — perhaps on another M — after running the pending
+    /// work that M left.
+    #[inline]
+    pub(crate) fn switch_from(
+        &'static self,
+        g: &G,
+        mut next: Option<&'static G>,
+        pending: Pending,
+    ) {
+        self.pending.set(pending);
+        let Some(p) = self.p() else {
+            crate::fatal!("switching away from a G on an M without a P")
+        };
+        while let Some(n) = next {
+            if self.begin_run(p, n) {
+                break;
+            }
+            next = self.next_local(runtime());
+        }
+        let resumer = match next {
+            Some(n) => {
+                // SAFETY: (1) `g` is the running G and `g.sp` is its own save slot;
+                // (2) `n` was popped from this P's queues, so this M holds it and may
+                // switch to it; (3) no panic unwinds through here.
+                unsafe { enter(g.sp.get(), n, self) }
+            }
+            None => {
+                self.curg.set(ptr::null());
+                // SAFETY: g0 is suspended in `m_main` waiting for exactly this.
+                unsafe { arch::switch(g.sp.get(), *self.g0_sp.get(), self as *const M as *mut ()) }
+            }
+        };
+        // SAFETY: whoever resumed us passed its own M (see `enter`).
+        after_switch(unsafe { &*(resumer as *const M) });
+    }
+}
+
+/// Switches from the context whose save slot is `save` into `g` on M `m`: resumes it,
+/// or starts it on its stack if it never ran. Either way `g` learns it runs on `m` (the
+/// return value of its `switch`, or `task_main`'s second argument). Returns the M that
+/// later resumes the caller.
+///
+/// # Safety
+/// The caller holds `g` (it is `ACTIVE` and not queued anywhere) and `save` belongs to
+/// the running context, which runs on `m`.
+#[inline]
+pub(crate) unsafe fn enter(save: *mut *mut u8, g: &G, m: &'static M) -> *mut () {
+    let m = m as *const M as *mut ();
+    // SAFETY: per the contract.
+    unsafe {
+        let sp = *g.sp.get();
+        if sp.is_null() {
+            arch::start(save, g.entry_sp(), g as *const G as *mut (), task_main, m)
+        } else {
+            arch::switch(save, sp, m)
+        }
+    }
+}
+
+/// Runs the work the previous context left behind on `m`, the M we now run on. Every
+/// landing point of a switch calls this first.
+#[inline]
+pub(crate) fn after_switch(m: &M) {
+    match m.pending.replace(Pending::None) {
+        Pending::None => {}
+        Pending::Park(g) => {
+            // SAFETY: G headers are never freed.
+            let g = unsafe { &*g };
+            if !g.state.commit_park() {
+                // Woken while switching away: it runs again, after what is queued.
+                push_local(runtime(), m, g);
+            }
+        }
+        Pending::Yield(g) => {
+            // SAFETY: as above.
+            push_local(runtime(), m, unsafe { &*g });
+        }
+        Pending::Exit(g) => {
+            // SAFETY: as above; we switched away from its stack for good.
+            unsafe { retire(runtime(), m.p(), &*g) };
+        }
+    }
+}
+
+/// Frees what an ended task held: its stack, and its header if the handle is gone too.
+///
+/// # Safety
+/// Nobody runs on `g`'s stack any more; `p`, if given, is held by the caller's M.
+unsafe fn retire(rt: &Runtime, p: Option<&P>, g: &G) {
+    // SAFETY: per the contract.
+    if let Some(stack) = unsafe { g.take_stack_if_any() } {
+        free_stack(p, stack);
+    }
+    if g.release_run() {
+        // SAFETY: both the task and its handle are gone.
+        unsafe { rt.central.free_g(g, p) };
+    }
+}
+
+/// Gives a G its stack before its first run. On failure, ends the task with the error
+/// as its result and returns `false`.
+#[cold]
+fn give_stack(p: &'static P, g: &'static G) -> bool {
+    match alloc_stack(Some(p), g.stack_size()) {
+        Ok(stack) => {
+            // SAFETY: this M holds `g`, which has no stack yet.
+            unsafe { g.give_stack(stack) };
+            true
+        }
+        Err(e) => {
+            let msg = format!("gogreen: no stack for green thread (id {}): {e}", g.id());
+            // SAFETY: this M holds `g`, which never ran and has no stack.
+            unsafe {
+                g.fail(Box::new(msg));
+                retire(runtime(), Some(p), g);
+            }
+            false
+        }
+    }
+}
+
+/// The entry function of every G, on its own stack.
+unsafe extern "C" fn task_main(arg: *mut (), m: *mut ()) -> ! {
+    // SAFETY: `enter` passes the M that starts us.
+    after_switch(unsafe { &*(m as *const M) });
+    // SAFETY: `enter` passes the G being started.
+    let g = unsafe { &*(arg as *const G) };
+    // SAFETY: this G runs; the slot's old contents are a previous task's.
+    unsafe { *g.locals_slot() = ptr::null_mut() };
+    // SAFETY: this is the G's one run.
+    unsafe { g.run() };
+    // Task-locals go before the result is published, as thread-locals go before a
+    // thread's join returns; a panic in one of their `Drop`s is the task's panic.
+    // SAFETY: this G runs, and its slot is its own.
+    if let Some(panic) = unsafe { locals::destroy(g.locals_slot()) } {
+        // SAFETY: `run` stored the result; nothing has published it yet.
+        unsafe { g.fail_after_run(panic) };
+    }
+    g.complete();
+    let Some(m) = current_m() else {
+        crate::fatal!("a G finished off its M")
+    };
+    let next = m.next_local(runtime());
+    m.switch_from(g, next, Pending::Exit(g));
+    crate::fatal!("an exited G was resumed")
+}
+
+/// Takes a batch from the global queue into the local ring (Go's `globrunqget`):
+/// a fair share, at most half a ring. Returns the first.
+fn inject_batch(rt: &Runtime, q: &mut Local<'_, G>) -> Option<*mut G> {
+    if rt.inject.is_empty() {
+        return None;
+    }
+    let n = rt.inject.len() / rt.settings.procs + 1;
+    let n = n.min(queue::CAPACITY as usize / 2);
+    let mut first = None;
+    // The ring is empty (callers look here after it), so half a ring always fits; were
+    // it not, the overflow goes back after `pop_n` has dropped the global lock.
+    let mut spill = Vec::new();
+    rt.inject.pop_n(n, |g| {
+        if first.is_none() {
+            first = Some(g);
+        } else if let Err(overflow) = q.push(g) {
+            spill.extend(overflow.items);
+        }
+    });
+    if !spill.is_empty() {
+        rt.inject.push_batch(spill);
+    }
+    first
+}
+
+/// Runs `p`'s due timers; readied Gs go to the caller's queues (or, off a P, to the
+/// global queue). `now` of `None` means "no timers". Returns how many were woken.
+pub(crate) fn run_timers(p: &P, now: Option<u64>) -> usize {
+    match now {
+        Some(now) => p.timers.run(now, unpark_timer),
+        None => 0,
+    }
+}
