@@ -303,10 +303,10 @@ impl G {
     pub(crate) unsafe fn stack_top(&self) -> *mut u8 {
         // SAFETY: the caller holds the G; the slot is set from spawn to exit.
         unsafe {
-            (*self.stack.get())
-                .as_ref()
-                .expect("gogreen: fatal: G without a stack")
-                .top()
+            match (*self.stack.get()).as_ref() {
+                Some(stack) => stack.top(),
+                None => crate::fatal!("a G (id {}) without a stack", self.id()),
+            }
         }
     }
 

@@ -118,11 +118,10 @@ impl Timers {
         let mut due = Vec::new();
         {
             let mut heap = self.heap.lock();
-            while let Some(e) = heap.entries.peek() {
-                if e.0.when > now {
-                    break;
+            while heap.entries.peek().is_some_and(|e| e.0.when <= now) {
+                if let Some(Reverse(e)) = heap.entries.pop() {
+                    due.push(e);
                 }
-                due.push(heap.entries.pop().expect("peeked").0);
             }
             let first = heap.entries.peek().map_or(NEVER, |e| e.0.when);
             self.next.store(first, Ordering::Release);

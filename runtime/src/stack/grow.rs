@@ -188,11 +188,13 @@ fn on_new_segment<R, F: FnOnce() -> R>(stack_size: usize, f: F) -> R {
 unsafe extern "C" fn entry<F: FnOnce() -> R, R>(arg: *mut (), _: *mut ()) -> ! {
     // SAFETY: `arg` is the `Call` of the suspended `on_new_segment` frame.
     let call = unsafe { &mut *arg.cast::<Call<F, R>>() };
-    let f = call.f.take().expect("segment entered twice");
+    let Some(f) = call.f.take() else {
+        crate::fatal!("a stack segment was entered twice")
+    };
     call.result = Some(catch_unwind(AssertUnwindSafe(f)));
     let mut abandoned = std::ptr::null_mut();
     // SAFETY: `call.back` is the suspended original stack; this segment is never
     // resumed, so its saved pointer goes nowhere.
     unsafe { arch::switch(&mut abandoned, call.back, std::ptr::null_mut()) };
-    unreachable!("a finished stack segment was resumed");
+    crate::fatal!("a finished stack segment was resumed");
 }

@@ -89,7 +89,10 @@ impl Pool {
     pub(crate) fn get(&self, size: usize) -> io::Result<Stack> {
         let mut out = Vec::with_capacity(1);
         self.refill(size, 1, &mut out)?;
-        Ok(out.pop().expect("refill returned no slot"))
+        match out.pop() {
+            Some(s) => Ok(s),
+            None => crate::fatal!("the stack pool's refill returned no slot"),
+        }
     }
 
     /// Appends up to `n` slots (at least one) to `out`: pooled ones first, then new ones.
@@ -191,7 +194,10 @@ impl Cache {
             return Ok(s);
         }
         pool.refill(self.size, BATCH, &mut self.free)?;
-        Ok(self.free.pop().expect("refill returned no slot"))
+        match self.free.pop() {
+            Some(s) => Ok(s),
+            None => crate::fatal!("the stack pool's refill returned no slot"),
+        }
     }
 
     #[inline]
