@@ -27,9 +27,13 @@
 mod arch;
 #[cfg(not(loom))]
 mod config;
+#[cfg(not(loom))]
+mod job;
 mod loom;
 #[cfg(not(loom))]
 mod sched;
+#[cfg(not(loom))]
+mod scope;
 #[cfg(not(loom))]
 pub mod stack;
 #[cfg(not(loom))]
@@ -43,6 +47,8 @@ mod task_local;
 
 #[cfg(not(loom))]
 pub use config::{Config, MAX_PROCS};
+#[cfg(not(loom))]
+pub use scope::{Scope, ScopedJoinHandle, scope};
 #[cfg(not(loom))]
 pub use stats::{Stats, stats};
 #[cfg(not(loom))]
