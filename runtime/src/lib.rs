@@ -28,6 +28,8 @@ mod arch;
 #[cfg(not(loom))]
 mod config;
 #[cfg(not(loom))]
+mod context;
+#[cfg(not(loom))]
 mod job;
 mod loom;
 #[cfg(not(loom))]
@@ -47,6 +49,8 @@ mod task_local;
 
 #[cfg(not(loom))]
 pub use config::{Config, MAX_PROCS};
+#[cfg(not(loom))]
+pub use context::{CancelHandle, Context, ContextError};
 #[cfg(not(loom))]
 pub use scope::{Scope, ScopedJoinHandle, scope};
 #[cfg(not(loom))]
