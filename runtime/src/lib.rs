@@ -30,6 +30,8 @@ mod config;
 #[cfg(not(loom))]
 mod context;
 #[cfg(not(loom))]
+mod group;
+#[cfg(not(loom))]
 mod job;
 mod loom;
 #[cfg(not(loom))]
@@ -51,6 +53,8 @@ mod task_local;
 pub use config::{Config, MAX_PROCS};
 #[cfg(not(loom))]
 pub use context::{CancelHandle, Context, ContextError};
+#[cfg(not(loom))]
+pub use group::Group;
 #[cfg(not(loom))]
 pub use scope::{Scope, ScopedJoinHandle, scope};
 #[cfg(not(loom))]
