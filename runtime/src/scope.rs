@@ -3,8 +3,9 @@
 //!
 //! # The protocol
 //!
-//! 1. `scope` keeps a [`Scope`] on its own stack: a count of running threads, a flag
-//!    for a panic nobody joined, and an unparker for itself (the *owner*).
+//! 1. `scope` keeps a [`Scope`] on its own stack: a word with the count of running
+//!    threads and a `WAITING` bit, a flag for a panic nobody joined, and an unparker
+//!    for itself (the *owner*).
 //! 2. `Scope::spawn` counts the thread (+1) *before* spawning it, then spawns a green
 //!    thread whose [`Job`] points to a shared [`Packet`]: the closure, a slot for its
 //!    result, and a reference to the `Scope`. The handle keeps the other reference to
@@ -12,12 +13,19 @@
 //! 3. The thread takes the closure, runs it under `catch_unwind`, stores the result,
 //!    and drops its reference to the packet. If the handle was dropped already, that
 //!    drops the result (a panic nobody will join raises the scope's flag). Last, it
-//!    copies the owner's unparker, counts itself out (-1), and unparks the owner if it
-//!    was the last. After counting itself out it touches nothing the scope owns: the
-//!    owner may already have returned.
-//! 4. `scope` runs the body under `catch_unwind`, then parks until the count is zero,
-//!    then re-raises the body's panic, or panics if the flag is up, or returns the
-//!    body's value.
+//!    copies the owner's unparker and counts itself out (-1); if it was the last and
+//!    the word had `WAITING`, it unparks the owner. After counting itself out it
+//!    touches nothing the scope owns: the owner may already have returned.
+//! 4. `scope` runs the body under `catch_unwind`, then sets `WAITING`; if the count
+//!    was not zero, it parks until it is. Then it re-raises the body's panic, or
+//!    panics if the flag is up, or returns the body's value.
+//!
+//! The count and `WAITING` share one word so that step 3's decrement also tells the
+//! thread whether the owner needs a wake-up, without reading the scope after the
+//! decrement (a separate flag read then could be freed memory). Waking the owner
+//! only when it waits in step 4 matters: an owner parked in a `join` that got an
+//! unpark meant for step 4 would wake, find the joined task unfinished, and park
+//! again — a wasted switch per scoped join.
 //!
 //! Every step that can end a thread goes through step 3's tail (a guard whose `Drop`
 //! counts out): a panicking result destructor, or a task dropped without running (the
@@ -108,7 +116,7 @@ where
     waiting.disarm();
     match outcome {
         Err(payload) => resume_unwind(payload),
-        // Relaxed: ordered by `wait_all`'s Acquire load of the count, which the raising
+        // Relaxed: ordered by `wait_all`'s Acquire read of the count, which the raising
         // thread's Release decrement came after.
         Ok(_) if scope.unjoined_panic.load(Ordering::Relaxed) => {
             panic!("a scoped green thread panicked and was not joined")
@@ -124,8 +132,9 @@ where
 /// Both lifetimes are invariant, as in `std::thread::Scope`, so the compiler cannot
 /// shrink `'scope` to let a handle or a borrow escape.
 pub struct Scope<'scope, 'env: 'scope> {
-    /// Threads spawned and not yet counted out. Incremented by spawners (the owner or
-    /// a counted thread), decremented by each thread as its last act (step 3).
+    /// `ONE` times the threads spawned and not yet counted out, plus `WAITING` once
+    /// the owner waits. Incremented by spawners (the owner or a counted thread),
+    /// decremented by each thread as its last act (step 3), `WAITING` set by the owner.
     running: AtomicUsize,
     /// Raised when a thread's panic was dropped without being joined. Written before
     /// the raising thread's Release decrement; read by the owner after the count is 0.
@@ -167,8 +176,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// Parks until every thread has counted out.
     fn wait_all(&self) {
         // Acquire pairs with each thread's Release decrement: everything they did
-        // through their borrows happens before `scope` returns.
-        while self.running.load(Ordering::Acquire) != 0 {
+        // through their borrows happens before `scope` returns. One RMW with the
+        // threads' decrements: either it sees the count at zero, or the last thread's
+        // decrement sees `WAITING` and unparks.
+        if self.running.fetch_or(WAITING, Ordering::Acquire) < ONE {
+            return;
+        }
+        while self.running.load(Ordering::Acquire) >= ONE {
             // A stale token (an unpark meant for an earlier wait of this context)
             // returns early: the loop re-checks.
             park::park(None);
@@ -178,7 +192,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// Counts a thread in; its spawner is the owner or a thread still counted, so the
     /// count cannot reach zero meanwhile, and Relaxed is enough.
     fn count_in(&self) {
-        if self.running.fetch_add(1, Ordering::Relaxed) > usize::MAX / 2 {
+        if self.running.fetch_add(ONE, Ordering::Relaxed) > usize::MAX / 4 {
             // Only a leak of this many threads gets here; the count must not wrap.
             eprintln!("gogreen: fatal: too many green threads in one scope");
             std::process::abort();
@@ -186,10 +200,15 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     }
 }
 
+/// `Scope::running`: the owner waits (step 4).
+const WAITING: usize = 1;
+/// `Scope::running`: one running thread.
+const ONE: usize = 2;
+
 impl fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
-            .field("running", &self.running.load(Ordering::Relaxed))
+            .field("running", &(self.running.load(Ordering::Relaxed) / ONE))
             .field(
                 "unjoined_panic",
                 &self.unjoined_panic.load(Ordering::Relaxed),
@@ -278,8 +297,8 @@ impl ScopeRef<'_> {
     /// unparker first (the park seam's rule for wakers).
     fn count_out(&self) {
         let owner = self.owner.clone();
-        // Release pairs with the owner's Acquire load in `Scope::wait_all`.
-        if self.running.fetch_sub(1, Ordering::Release) == 1 {
+        // Release pairs with the owner's Acquire reads in `Scope::wait_all`.
+        if self.running.fetch_sub(ONE, Ordering::Release) == ONE | WAITING {
             owner.unpark();
         }
     }
