@@ -299,3 +299,20 @@ fn errors_read_like_gos() {
     let e: Box<dyn std::error::Error + Send + Sync> = ContextError::Cancelled.into();
     assert_eq!(e.to_string(), "context cancelled");
 }
+
+#[test]
+fn deadlines_cost_no_green_thread_each() {
+    // One timer thread serves every context: ten thousand pending deadlines do not
+    // make ten thousand green threads (G headers only grow with the peak of live
+    // green threads; the other tests of this binary add a few hundred at most).
+    let _ = Context::background().with_timeout(Duration::from_secs(3600));
+    let before = gogreen::stats().g_headers;
+    let pending: Vec<_> = (0..10_000)
+        .map(|_| Context::background().with_timeout(Duration::from_secs(3600)))
+        .collect();
+    assert!(gogreen::stats().g_headers - before < 5_000);
+    for (ctx, cancel) in &pending {
+        cancel.cancel();
+        assert_eq!(ctx.err(), Some(ContextError::Cancelled));
+    }
+}

@@ -292,3 +292,16 @@ fn a_scope_inside_many_green_threads_at_once() {
         .collect();
     assert_eq!(totals, (0..50).map(|i| i * 8).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_handle_is_joined_from_another_scoped_thread() {
+    on_both(|| {
+        let text = String::from("handed over");
+        let len = gogreen::scope(|s| {
+            let worker = s.spawn(|| text.len());
+            let joiner = s.spawn(move || worker.join().unwrap());
+            joiner.join().unwrap()
+        });
+        assert_eq!(len, 11);
+    });
+}
