@@ -363,10 +363,14 @@ impl Drop for CountOut<'_, '_> {
 /// `data` is the thread's reference to a `Packet<F, T>` (from `Arc::into_raw`), whose
 /// scope still counts this thread; called once.
 unsafe fn packet_run<F: FnOnce() -> T, T>(data: *const ()) {
-    // SAFETY: per the contract: this takes over the thread's reference.
-    let packet = unsafe { Arc::from_raw(data.cast::<Packet<'_, F, T>>()) };
-    let scope = packet.scope;
+    let data = data.cast::<Packet<'_, F, T>>();
+    // Counted out last, on every path: declared before the packet, so dropped after it
+    // even when unwinding.
+    // SAFETY: the thread's reference keeps the packet alive.
+    let scope = unsafe { (*data).scope };
     let _count_out = CountOut(&scope);
+    // SAFETY: per the contract: this takes over the thread's reference.
+    let packet = unsafe { Arc::from_raw(data) };
     // SAFETY: only this thread touches `f` while the packet is shared.
     let f =
         unsafe { (*packet.f.get()).take() }.expect("gogreen: fatal: a scoped closure ran twice");
@@ -383,17 +387,22 @@ unsafe fn packet_run<F: FnOnce() -> T, T>(data: *const ()) {
 ///
 /// As `packet_run`.
 unsafe fn packet_abandon<F, T>(data: *const ()) {
-    // SAFETY: per the contract: this takes over the thread's reference.
-    let packet = unsafe { Arc::from_raw(data.cast::<Packet<'_, F, T>>()) };
-    let scope = packet.scope;
+    let data = data.cast::<Packet<'_, F, T>>();
+    // As in `packet_run`.
+    // SAFETY: the thread's reference keeps the packet alive.
+    let scope = unsafe { (*data).scope };
     let _count_out = CountOut(&scope);
+    // SAFETY: per the contract: this takes over the thread's reference.
+    let packet = unsafe { Arc::from_raw(data) };
     // SAFETY: the thread never ran, and nobody else touches the cells while it is
-    // counted: the handle does not exist yet or waits for the task to complete.
+    // counted: the handle does not exist yet, or waits for the task to complete, or
+    // only drops its reference. The failure goes in before the closure is dropped, so
+    // a panicking destructor still leaves the joiner a result.
     unsafe {
-        drop((*packet.f.get()).take());
         *packet.result.get() = Some(Err(Box::new(
             "gogreen: the scoped green thread could not start (no stack)",
         )));
+        drop((*packet.f.get()).take());
     }
     drop(packet);
 }
