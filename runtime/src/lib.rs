@@ -71,7 +71,7 @@ pub mod chan {
     pub use gogreen_channel::*;
 }
 
-// Under loom, only the scheduler's protocols, for the models in `loom-tests/`.
+// Under loom, only the protocols, for the models in `loom-tests/`.
 #[cfg(loom)]
 #[doc(hidden)]
 #[path = "sched/idle.rs"]
@@ -84,6 +84,10 @@ pub mod inject;
 #[doc(hidden)]
 #[path = "sched/queue.rs"]
 pub mod queue;
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "scope/count.rs"]
+pub mod scope_count;
 #[cfg(loom)]
 #[doc(hidden)]
 #[path = "sched/state.rs"]

@@ -3,9 +3,9 @@
 //!
 //! # The protocol
 //!
-//! 1. `scope` keeps a [`Scope`] on its own stack: a word with the count of running
-//!    threads and a `WAITING` bit, a flag for a panic nobody joined, and an unparker
-//!    for itself (the *owner*).
+//! 1. `scope` keeps a [`Scope`] on its own stack: the count of running threads
+//!    (`count.rs`, one word with the owner's `WAITING` bit), a flag for a panic
+//!    nobody joined, and an unparker for itself (the *owner*).
 //! 2. `Scope::spawn` counts the thread (+1) *before* spawning it, then spawns a green
 //!    thread whose [`Job`] points to a shared [`Packet`]: the closure, a slot for its
 //!    result, and a reference to the `Scope`. The handle keeps the other reference to
@@ -19,13 +19,6 @@
 //! 4. `scope` runs the body under `catch_unwind`, then sets `WAITING`; if the count
 //!    was not zero, it parks until it is. Then it re-raises the body's panic, or
 //!    panics if the flag is up, or returns the body's value.
-//!
-//! The count and `WAITING` share one word so that step 3's decrement also tells the
-//! thread whether the owner needs a wake-up, without reading the scope after the
-//! decrement (a separate flag read then could be freed memory). Waking the owner
-//! only when it waits in step 4 matters: an owner parked in a `join` that got an
-//! unpark meant for step 4 would wake, find the joined task unfinished, and park
-//! again — a wasted switch per scoped join.
 //!
 //! Every step that can end a thread goes through step 3's tail (a guard whose `Drop`
 //! counts out): a panicking result destructor, or a task dropped without running (the
@@ -42,8 +35,11 @@
 //! A handle is joined by joining the green thread (its result is `()`: the real one is
 //! in the packet) and then taking the packet's result.
 
+mod count;
+
 use crate::job::{self, AbortOnUnwind, Job};
 use crate::task::{Builder, JoinHandle, Task};
+use count::Count;
 use gogreen_channel::park::{self, Unparker};
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -51,7 +47,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Runs `f` with a [`Scope`] on which it can spawn green threads that borrow from the
 /// caller, and waits for all of them before returning.
@@ -104,7 +100,7 @@ where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
 {
     let scope = Scope {
-        running: AtomicUsize::new(0),
+        running: Count::new(),
         unjoined_panic: AtomicBool::new(false),
         owner: park::current(),
         scope: PhantomData,
@@ -112,11 +108,11 @@ where
     };
     let outcome = catch_unwind(AssertUnwindSafe(|| f(&scope)));
     let waiting = AbortOnUnwind("the wait for the green threads of a scope");
-    scope.wait_all();
+    scope.running.wait();
     waiting.disarm();
     match outcome {
         Err(payload) => resume_unwind(payload),
-        // Relaxed: ordered by `wait_all`'s Acquire read of the count, which the raising
+        // Relaxed: ordered by `Count::wait`'s Acquire read of the count, which the raising
         // thread's Release decrement came after.
         Ok(_) if scope.unjoined_panic.load(Ordering::Relaxed) => {
             panic!("a scoped green thread panicked and was not joined")
@@ -132,10 +128,8 @@ where
 /// Both lifetimes are invariant, as in `std::thread::Scope`, so the compiler cannot
 /// shrink `'scope` to let a handle or a borrow escape.
 pub struct Scope<'scope, 'env: 'scope> {
-    /// `ONE` times the threads spawned and not yet counted out, plus `WAITING` once
-    /// the owner waits. Incremented by spawners (the owner or a counted thread),
-    /// decremented by each thread as its last act (step 3), `WAITING` set by the owner.
-    running: AtomicUsize,
+    /// Threads spawned and not yet counted out; see `count.rs`.
+    running: Count,
     /// Raised when a thread's panic was dropped without being joined. Written before
     /// the raising thread's Release decrement; read by the owner after the count is 0.
     unjoined_panic: AtomicBool,
@@ -172,43 +166,12 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             .spawn_scoped(self, f)
             .unwrap_or_else(|e| panic!("gogreen: failed to spawn a scoped green thread: {e}"))
     }
-
-    /// Parks until every thread has counted out.
-    fn wait_all(&self) {
-        // Acquire pairs with each thread's Release decrement: everything they did
-        // through their borrows happens before `scope` returns. One RMW with the
-        // threads' decrements: either it sees the count at zero, or the last thread's
-        // decrement sees `WAITING` and unparks.
-        if self.running.fetch_or(WAITING, Ordering::Acquire) < ONE {
-            return;
-        }
-        while self.running.load(Ordering::Acquire) >= ONE {
-            // A stale token (an unpark meant for an earlier wait of this context)
-            // returns early: the loop re-checks.
-            park::park(None);
-        }
-    }
-
-    /// Counts a thread in; its spawner is the owner or a thread still counted, so the
-    /// count cannot reach zero meanwhile, and Relaxed is enough.
-    fn count_in(&self) {
-        if self.running.fetch_add(ONE, Ordering::Relaxed) > usize::MAX / 4 {
-            // Only a leak of this many threads gets here; the count must not wrap.
-            eprintln!("gogreen: fatal: too many green threads in one scope");
-            std::process::abort();
-        }
-    }
 }
-
-/// `Scope::running`: the owner waits (step 4).
-const WAITING: usize = 1;
-/// `Scope::running`: one running thread.
-const ONE: usize = 2;
 
 impl fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
-            .field("running", &(self.running.load(Ordering::Relaxed) / ONE))
+            .field("running", &self.running.running())
             .field(
                 "unjoined_panic",
                 &self.unjoined_panic.load(Ordering::Relaxed),
@@ -255,7 +218,7 @@ impl Builder {
             f: UnsafeCell::new(Some(f)),
             result: UnsafeCell::new(None),
         });
-        scope.count_in();
+        scope.running.count_in();
         let theirs = Arc::into_raw(Arc::clone(&packet));
         // SAFETY: `packet_run` or `packet_abandon` is called once, each of which owns
         // the reference `theirs` and counts the thread out as its very last act. Until
@@ -286,22 +249,9 @@ impl Builder {
 /// packet can go before the thread counts out.
 #[derive(Clone, Copy)]
 struct ScopeRef<'scope> {
-    running: &'scope AtomicUsize,
+    running: &'scope Count,
     unjoined_panic: &'scope AtomicBool,
     owner: &'scope Unparker,
-}
-
-impl ScopeRef<'_> {
-    /// Counts the calling thread out (step 3): its last touch of the scope. After the
-    /// decrement, the scope's owner may return and `'scope` end: hence the copy of the
-    /// unparker first (the park seam's rule for wakers).
-    fn count_out(&self) {
-        let owner = self.owner.clone();
-        // Release pairs with the owner's Acquire reads in `Scope::wait_all`.
-        if self.running.fetch_sub(ONE, Ordering::Release) == ONE | WAITING {
-            owner.unpark();
-        }
-    }
 }
 
 /// What a scoped thread and its handle share: the closure (until the thread takes it),
@@ -352,7 +302,7 @@ impl Drop for CountOut<'_, '_> {
             // A result destructor panicked: nobody can join that panic.
             self.0.unjoined_panic.store(true, Ordering::Relaxed);
         }
-        self.0.count_out();
+        self.0.running.count_out(self.0.owner);
     }
 }
 
