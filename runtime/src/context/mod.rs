@@ -147,6 +147,13 @@ impl Context {
     /// A child that also ends, with [`ContextError::DeadlineExceeded`], when `deadline`
     /// passes. If this context's own deadline is earlier, the child just shares it.
     ///
+    /// Deadlines are kept by one green thread for the whole process, started (with the
+    /// runtime, if need be) by the first context that has one.
+    ///
+    /// # Panics
+    ///
+    /// If that green thread has to be started and cannot be (no stack can be had).
+    ///
     /// ```
     /// use std::time::{Duration, Instant};
     /// use gogreen::{Context, ContextError};
