@@ -28,11 +28,21 @@ mod arch;
 #[cfg(not(loom))]
 mod config;
 #[cfg(not(loom))]
+mod context;
+#[cfg(not(loom))]
 #[doc(hidden)]
 pub mod fatal;
+#[cfg(not(loom))]
+mod group;
+#[cfg(not(loom))]
+mod job;
 mod loom;
 #[cfg(not(loom))]
+mod run;
+#[cfg(not(loom))]
 mod sched;
+#[cfg(not(loom))]
+mod scope;
 #[cfg(not(loom))]
 pub mod stack;
 #[cfg(not(loom))]
@@ -47,13 +57,21 @@ mod task_local;
 #[cfg(not(loom))]
 pub use config::Config;
 #[cfg(not(loom))]
+pub use context::{CancelHandle, Context, ContextError};
+#[cfg(not(loom))]
 pub use fatal::__fatal;
+#[cfg(not(loom))]
+pub use group::Group;
+#[cfg(not(loom))]
+pub use run::run;
 #[cfg(not(loom))]
 pub use sched::MAX_PROCS;
 #[cfg(not(loom))]
+pub use scope::{Scope, ScopedJoinHandle, scope};
+#[cfg(not(loom))]
 pub use stats::{Stats, stats};
 #[cfg(not(loom))]
-pub use task::{Builder, JoinHandle, Task, current, preempt_point, run, sleep, spawn, yield_now};
+pub use task::{Builder, JoinHandle, Task, current, preempt_point, sleep, spawn, yield_now};
 #[cfg(not(loom))]
 pub use task_local::{AccessError, LocalKey};
 
@@ -64,7 +82,7 @@ pub mod chan {
     pub use gogreen_channel::*;
 }
 
-// Under loom, only the scheduler's protocols, for the models in `loom-tests/`.
+// Under loom, only the protocols, for the models in `loom-tests/`.
 #[cfg(loom)]
 #[doc(hidden)]
 #[path = "sched/idle.rs"]
@@ -77,6 +95,10 @@ pub mod inject;
 #[doc(hidden)]
 #[path = "sched/queue.rs"]
 pub mod queue;
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "scope/count.rs"]
+pub mod scope_count;
 #[cfg(loom)]
 #[doc(hidden)]
 #[path = "sched/sleeper.rs"]

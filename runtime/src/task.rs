@@ -7,7 +7,6 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
-use std::panic::resume_unwind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -190,19 +189,6 @@ pub fn sleep(d: Duration) {
         if deadline.is_some_and(|dl| Instant::now() >= dl) {
             return;
         }
-    }
-}
-
-/// Runs `f` as a green thread and waits for it: the way into the runtime from `main`.
-/// A panic in `f` continues in the caller.
-pub fn run<F, T>(f: F) -> T
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    match spawn(f).join() {
-        Ok(v) => v,
-        Err(payload) => resume_unwind(payload),
     }
 }
 
