@@ -7,6 +7,7 @@ Run from anywhere in the repository (Python 3.8+, cargo, and Go 1.19 or newer):
     python3 benches/compare.py --runs 7 select4     # some workloads, more runs
     python3 benches/compare.py --procs 1 select4    # GOGREEN_PROCS=1 against GOMAXPROCS=1
     python3 benches/compare.py --growth             # spawn_join at 10k, 100k, 1M, 10M tasks
+    python3 benches/compare.py --realtime           # on a busy machine (root; see below)
 
 Go: `apt-get install -y golang-go` on Debian or Ubuntu, or a release from
 https://go.dev/dl/ (any Go from 1.19 on).
@@ -18,6 +19,12 @@ each. The two runtimes take turns, Go then gogreen, `--runs` times (A B A B ...)
 that a slow minute on a shared machine hits both; then it prints the median of each,
 the spread of the runs (max - min over the median: the noise), and the ratio
 gogreen / Go against the project's goal for that ratio. Lower is better.
+
+On a machine busy with other work (builds, tests) the timings swing by tens of
+percent; `--realtime` runs the workloads under `chrt --fifo 10` (as root), which gives
+them the cores whenever they want them and brings the spread down to a few percent.
+Everything else on the machine waits while they run (the kernel keeps 5% for it), so
+use it for a few minutes at a time.
 
 A workload that one side does not know (it answers `unknown workload`) is reported
 as missing, and the others still run.
@@ -77,12 +84,14 @@ def parse_figures(text):
     return figures
 
 
-def run_once(side, binary, name, n, figure, timeout, env):
+def run_once(side, binary, name, n, figure, timeout, env, realtime=False):
     """One run of one workload on one side; returns every figure it printed."""
     # Through a small shell that forks the workload: Linux carries the peak RSS over
     # an exec, and a child forked straight from this Python process would start its
     # `maxrss_kb` at Python's size (about 15 MB).
     cmd = ["sh", "-c", '"$0" "$@"; exit $?', binary, name, str(n)]
+    if realtime:
+        cmd = ["chrt", "--fifo", "10"] + cmd
     # In a session of its own, so that a timeout ends the workload, not only the shell.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, start_new_session=True)
@@ -109,10 +118,10 @@ def measure(args, name, n, figure, env):
     run a dict of the figures it printed."""
     go, green = [], []
     for _ in range(args.runs):
-        go.append(run_once("Go (benches/go)", GO_BIN, name, n, figure, args.timeout, env))
-        green.append(
-            run_once("examples/workloads.rs", RUST_BIN, name, n, figure, args.timeout, env)
-        )
+        go.append(run_once("Go (benches/go)", GO_BIN, name, n, figure, args.timeout, env,
+                           args.realtime))
+        green.append(run_once("examples/workloads.rs", RUST_BIN, name, n, figure, args.timeout,
+                              env, args.realtime))
         if args.verbose:
             print("    %s n=%d: go %.1f gogreen %.1f"
                   % (name, n, go[-1][figure], green[-1][figure]))
@@ -140,7 +149,7 @@ def build():
     )
 
 
-def describe_machine(env):
+def describe_machine(env, realtime):
     cpu = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
@@ -152,7 +161,9 @@ def describe_machine(env):
         pass
     go = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip()
     procs = env.get("GOGREEN_PROCS", "default")
-    print("# %s, %d CPUs; %s; processors: %s" % (cpu, os.cpu_count() or 0, go, procs))
+    print("# %s, %d CPUs; %s; processors: %s; load average %s%s" % (
+        cpu, os.cpu_count() or 0, go, procs, " ".join("%.1f" % x for x in os.getloadavg()),
+        "; workloads under SCHED_FIFO" if realtime else ""))
 
 
 def compare(args, env):
@@ -231,7 +242,11 @@ def main():
     ap.add_argument("--n", type=int, help="size for every workload, instead of its own")
     ap.add_argument("--procs", type=int,
                     help="processors: sets GOGREEN_PROCS and GOMAXPROCS (default: all CPUs)")
-    ap.add_argument("--timeout", type=int, default=300, help="seconds per run (default 300)")
+    ap.add_argument("--timeout", type=int, help="seconds per run (default 300, 60 with --realtime)")
+    ap.add_argument("--realtime", action="store_true",
+                    help="run the workloads under `chrt --fifo 10` (root or CAP_SYS_NICE): on a "
+                         "machine busy with other work they then get the cores whenever they "
+                         "want them, and everything else waits while they run")
     ap.add_argument("--growth", action="store_true",
                     help="cost per item at several sizes, for one workload (default spawn_join)")
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")],
@@ -242,6 +257,11 @@ def main():
     args = ap.parse_args()
     if args.runs < 1:
         sys.exit("--runs must be at least 1")
+    if args.timeout is None:
+        # A workload that hangs under `--realtime` holds both cores until it is killed.
+        args.timeout = 60 if args.realtime else 300
+    if args.realtime and not shutil.which("chrt"):
+        sys.exit("--realtime needs chrt (util-linux)")
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
         sys.exit("no workload %s; the workloads are: %s" % (", ".join(unknown), ", ".join(WORKLOADS)))
@@ -251,7 +271,7 @@ def main():
         env["GOGREEN_PROCS"] = env["GOMAXPROCS"] = str(args.procs)
     if not args.no_build:
         build()
-    describe_machine(env)
+    describe_machine(env, args.realtime)
     ok = growth(args, env) if args.growth else compare(args, env)
     if args.strict and not ok:
         sys.exit(1)
