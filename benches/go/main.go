@@ -4,10 +4,11 @@
 //
 // Usage: workloads WORKLOAD [N]
 //
-// Each workload prints the same `name key=value ...` line as its Rust twin (and as
-// the reference ../shared/anchors/go/main.go, which keeps the project's goals): same
-// names, same default N, same figures. A change here must be made there too, and in
-// examples/workloads.rs, or the comparison no longer compares like with like.
+// Each workload prints the same `name key=value ...` line as its Rust twin: same
+// names, same default N, same figures, and its hot loop does the same work as the
+// project's reference Go program (the one its goals were measured against; callgrind
+// counts the same instructions for both). Change a workload here and in
+// examples/workloads.rs together, or the comparison no longer compares like with like.
 package main
 
 import (
