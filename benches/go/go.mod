@@ -1,0 +1,3 @@
+module gogreen/benches/go
+
+go 1.19
