@@ -174,7 +174,7 @@ fn on_new_segment<R, F: FnOnce() -> R>(stack_size: usize, f: F) -> R {
         );
     }
     set_bounds(before, false);
-    pool::POOL.put_all([segment]);
+    pool::POOL.put(segment);
     match call
         .result
         .take()

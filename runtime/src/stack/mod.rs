@@ -14,6 +14,7 @@
 //! pages are installed once per slot lifetime (`reserve`); a guard hit is reported by
 //! `overflow`; [`grow`] runs a closure on a fresh segment when the current one runs low.
 
+pub(crate) mod claim;
 pub(crate) mod grow;
 pub(crate) mod overflow;
 pub(crate) mod pool;
