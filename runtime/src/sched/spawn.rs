@@ -33,8 +33,9 @@ where
     // A G takes its stack when it first runs, from the cache of the P that runs it:
     // queued Gs cost no stack, and a G that exits on a P leaves its (resident) stack
     // for the next G there. What it takes now is a promise of one (`stack::pool`), so
-    // that a spawn that returns `Ok` can run, and one that cannot fails here. Nothing
-    // before this allocates, so the error comes back even when memory is what ran out.
+    // that a spawn that returns `Ok` can run, and one that cannot fails here — before
+    // this function allocates anything, so the error comes back even when memory is
+    // what ran out.
     promise_stack(p, size)?;
     let g = rt.central.alloc_g(p);
     let id = rt.central.new_id(p);

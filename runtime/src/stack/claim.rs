@@ -1,5 +1,6 @@
 //! A claim on state that one owner uses all the time and others need rarely: the owner
-//! pays two plain stores per access, the rare claimant pays a process-wide barrier.
+//! pays two plain stores and a load per access, the rare claimant a process-wide
+//! barrier.
 //!
 //! A processor's stack cache (`pool::Cache`) is touched by its owner at every spawn, first
 //! run and exit, and by anyone else only when stacks run short — to collect the free slots
@@ -41,9 +42,9 @@
 //! # Rejected designs
 //!
 //! - A spin lock per cache: one locked instruction — a full barrier — per access, three
-//!   per spawn-and-join. The fence form of this protocol costs the same; in 15
-//!   alternating runs of `workloads spawn_join 1000000` on one processor (AMD EPYC,
-//!   shared machine) its median was 5% slower than the `membarrier` form's.
+//!   per spawn-and-join. The fence form of this protocol has the same full barrier per
+//!   access; in 15 alternating runs of `workloads spawn_join 1000000` on one processor
+//!   (AMD EPYC, shared machine) its median was 5% slower than the `membarrier` form's.
 //! - Asking owners to flush their caches at their next scheduling point: an owner stuck
 //!   in a long computation or an unmarked blocking call — perhaps waiting for the very
 //!   task that needs a stack — never gets there.
