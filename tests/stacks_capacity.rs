@@ -106,7 +106,11 @@ fn no_spawn_fails_while_free_stacks_exist() {
         let out = run_child_watchdog(
             "no_spawn_fails_while_free_stacks_exist",
             scenario,
-            &[("GOGREEN_GUARD", guard), ("GOGREEN_PROCS", "4")],
+            &[
+                ("GOGREEN_GUARD", guard),
+                ("GOGREEN_PROCS", "4"),
+                common::ADDRESS_SPACE_ENV,
+            ],
         );
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(

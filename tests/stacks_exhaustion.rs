@@ -185,7 +185,10 @@ fn out_of_stacks_and_out_of_memory_the_error_comes_back_anyway() {
     let test = "out_of_stacks_and_out_of_memory_the_error_comes_back_anyway";
     for (scenario, envs) in [
         ("no-alloc", &[("GOGREEN_GUARD", "mprotect")][..]),
-        ("no-alloc-address-space", &[][..]),
+        (
+            "no-alloc-address-space",
+            &[("GOGREEN_GUARD", "madvise"), common::ADDRESS_SPACE_ENV][..],
+        ),
     ] {
         let out = run_child_watchdog(test, scenario, envs);
         let err = String::from_utf8_lossy(&out.stderr);

@@ -103,7 +103,9 @@ pub fn watch(mut cmd: Command) -> Output {
 
 /// Starts the runtime and its threads (spread over the processors), then limits the
 /// address space to what the process has plus room for one more stack reservation
-/// (1 GiB) and for malloc: the next reservation after that fails.
+/// (1 GiB) and for malloc: the next reservation after that fails. Run it with
+/// `MALLOC_ARENA_MAX=1` (see [`ADDRESS_SPACE_ENV`]): each malloc arena reserves 64 MiB,
+/// and threads that sysmon starts on a loaded machine would otherwise eat the room.
 pub fn limit_address_space() {
     let hs: Vec<_> = (0..64)
         .map(|_| gogreen::spawn(|| std::thread::sleep(std::time::Duration::from_millis(5))))
@@ -121,9 +123,12 @@ pub fn limit_address_space() {
     // SAFETY: setrlimit on our own process.
     unsafe {
         let lim = libc::rlimit {
-            rlim_cur: pages * 4096 + (1536 << 20),
+            rlim_cur: pages * 4096 + (1792 << 20),
             rlim_max: libc::RLIM_INFINITY,
         };
         assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &lim), 0);
     }
 }
+
+/// The environment for a child that calls [`limit_address_space`].
+pub const ADDRESS_SPACE_ENV: (&str, &str) = ("MALLOC_ARENA_MAX", "1");
