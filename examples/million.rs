@@ -6,6 +6,11 @@
 //! of them is parked, the gate is closed, which wakes them all, and the main task joins
 //! them. The last line has the same form as the `parked` workload of
 //! `examples/workloads.rs`.
+//!
+//! If the machine cannot hold N stacks at once (a kernel without `MADV_GUARD_INSTALL`
+//! and the default `vm.max_map_count` stops near 32,000), the spawn that finds no stack
+//! fails; the demo prints how far it got and the runtime's advice, and exits with
+//! status 1.
 
 use gogreen::chan;
 use gogreen::sync::WaitGroup;
@@ -30,17 +35,23 @@ fn main() {
         let (gate_tx, gate) = chan::bounded::<()>(0);
         let started = WaitGroup::new();
         started.add(n);
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let (gate, started) = (gate.clone(), started.clone());
-                gogreen::spawn(move || {
-                    started.done();
-                    // Blocks until the gate closes: Err(RecvError), as Go's closed channel.
-                    let _ = gate.recv();
-                    i
-                })
-            })
-            .collect();
+        let mut handles = Vec::with_capacity(n);
+        for i in 0..n {
+            let (gate, started) = (gate.clone(), started.clone());
+            let spawned = gogreen::Builder::new().spawn(move || {
+                started.done();
+                // Blocks until the gate closes: Err(RecvError), as Go's closed channel.
+                let _ = gate.recv();
+                i
+            });
+            match spawned {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    eprintln!("million: spawned {i} of {n} green threads, then: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
         started.wait();
         let spawned = t.elapsed();
         let rss = max_rss_kb();

@@ -234,10 +234,20 @@ fn a_million_spawns_reuse_their_memory() {
     }
     let after = gogreen::stats();
     let rss_after = common::rss_kb();
-    assert_eq!(
-        after.stacks, before.stacks,
-        "spawns after warm-up carved new stacks: {before:?} -> {after:?}"
-    );
+    if std::env::var_os("GOGREEN_GUARD").is_some_and(|v| v == "mprotect") {
+        // With mprotect guards a spawn promises a guarded slot (its guard could fail
+        // later), so slots are carved for every task alive at once, queued ones too:
+        // as many as headers, plus what the processors' credits and a carve batch hold.
+        assert!(
+            after.stacks <= after.g_headers + 4096,
+            "stacks were not reused: {before:?} -> {after:?}"
+        );
+    } else {
+        assert_eq!(
+            after.stacks, before.stacks,
+            "spawns after warm-up carved new stacks: {before:?} -> {after:?}"
+        );
+    }
     // Headers are needed for the tasks alive at once — at most one batch, queued.
     assert!(
         after.g_headers <= 20_000 + 1024,

@@ -85,6 +85,10 @@ pub mod chan {
 // Under loom, only the protocols, for the models in `loom-tests/`.
 #[cfg(loom)]
 #[doc(hidden)]
+#[path = "stack/claim.rs"]
+pub mod claim;
+#[cfg(loom)]
+#[doc(hidden)]
 #[path = "sched/idle.rs"]
 pub mod idle;
 #[cfg(loom)]

@@ -57,12 +57,17 @@ impl Builder {
 
     /// Spawns the green thread.
     ///
+    /// A spawn that returns `Ok` runs: its stack is promised now and taken when it
+    /// first runs. A spawn fails only when no stack is free anywhere and no more can
+    /// be made.
+    ///
     /// # Errors
     ///
     /// `InvalidInput` for a stack size outside
     /// [`MIN_STACK_SIZE`](crate::stack::MIN_STACK_SIZE)..=[`MAX_STACK_SIZE`](crate::stack::MAX_STACK_SIZE);
-    /// `OutOfMemory` when no address space can be reserved or the kernel refuses another
-    /// guard page (the message names the limit to raise).
+    /// `OutOfMemory` when no address space can be reserved or the mapping limit is
+    /// reached (the message names the limit to raise; without memory even for the
+    /// message, a bare `OutOfMemory`).
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,

@@ -44,3 +44,91 @@ pub fn rss_kb() -> usize {
 /// A bound for liveness checks: generous, so that a loaded machine never trips it;
 /// only a real hang does.
 pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Like [`run_child`], with a watchdog: a child that has not exited after [`PATIENCE`]
+/// is killed, and the test fails saying so, with what the child wrote. For cases that
+/// could hang (a task that never runs, a wait that is never woken).
+pub fn run_child_watchdog(test: &str, scenario: &str, envs: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut cmd = Command::new(exe);
+    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_VAR, scenario);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    watch(cmd)
+}
+
+/// Runs `cmd` to its end under the watchdog of [`run_child_watchdog`].
+pub fn watch(mut cmd: Command) -> Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the child process");
+    // Drain both pipes meanwhile, so that a chatty child cannot block on a full one.
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = err.join().unwrap_or_default();
+            panic!(
+                "the child process hung (killed after {PATIENCE:?}); its stderr:\n{}",
+                String::from_utf8_lossy(&err)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// Starts the runtime and its threads (spread over the processors), then limits the
+/// address space to what the process has plus room for one more stack reservation
+/// (1 GiB) and for malloc: the next reservation after that fails. Run it with
+/// `MALLOC_ARENA_MAX=1` (see [`ADDRESS_SPACE_ENV`]): each malloc arena reserves 64 MiB,
+/// and threads that sysmon starts on a loaded machine would otherwise eat the room.
+pub fn limit_address_space() {
+    let hs: Vec<_> = (0..64)
+        .map(|_| gogreen::spawn(|| std::thread::sleep(std::time::Duration::from_millis(5))))
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .next()
+        .expect("size field")
+        .parse()
+        .expect("number");
+    // SAFETY: setrlimit on our own process.
+    unsafe {
+        let lim = libc::rlimit {
+            rlim_cur: pages * 4096 + (1792 << 20),
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &lim), 0);
+    }
+}
+
+/// The environment for a child that calls [`limit_address_space`].
+pub const ADDRESS_SPACE_ENV: (&str, &str) = ("MALLOC_ARENA_MAX", "1");

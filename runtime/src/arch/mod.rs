@@ -3,7 +3,7 @@
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86_64::{start, switch};
+pub(crate) use x86_64::{start, start_linked, switch};
 
 #[cfg(not(target_arch = "x86_64"))]
 compile_error!(

@@ -42,6 +42,10 @@
 //!            +------------------------+
 //!            | entry's frame ...      |
 //! ```
+//!
+//! [`start_linked`] starts a context the same way for `stack::grow` segments, leaving
+//! its starter's stack pointer at the top of the new stack, where the unwind info of its
+//! bottom frame finds it: backtraces cross from the segment into the starter's frames.
 
 use core::arch::naked_asm;
 
@@ -146,6 +150,91 @@ pub unsafe extern "C" fn start(
         "xor ebp, ebp",
         "jmp {trampoline}",
         trampoline = sym trampoline,
+    )
+}
+
+/// Like [`start`], but the new context's bottom frame names the suspended one as its
+/// caller, so that a backtrace taken on the new stack — a panic's, a debugger's —
+/// continues into the frames that started it. For `stack::grow` segments, whose
+/// starter is suspended until the segment finishes; a green thread's stack has no
+/// such caller and uses [`start`].
+///
+/// The word just below `top` holds the suspended context's saved stack pointer, which
+/// the unwind info of [`linked_trampoline`] reads:
+///
+/// ```text
+///  top       +------------------------+  16-byte aligned, end of the stack
+///  top -  8  | starter's saved sp     |  what `*save` also receives
+///  top - 16  | (padding)              |
+///  top - 24  | return into trampoline |  pushed by `call r13`
+///            +------------------------+
+///            | entry's frame ...      |
+/// ```
+///
+/// # Safety
+///
+/// As for [`start`]; in addition the suspended context must stay suspended, and its
+/// stack mapped, for as long as the new context runs.
+#[unsafe(naked)]
+pub unsafe extern "C" fn start_linked(
+    save: *mut *mut u8,
+    top: *mut u8,
+    arg: *mut (),
+    entry: unsafe extern "C" fn(*mut (), *mut ()) -> !,
+    arg2: *mut (),
+) -> *mut () {
+    naked_asm!(
+        // As in `start`, up to the move to the new stack.
+        save_context!(),
+        "mov r12, rdx",
+        "mov r13, rcx",
+        "mov r14, r8",
+        // Leave the saved stack pointer where the trampoline's unwind info looks.
+        "mov [rsi - 8], rsp",
+        "lea rsp, [rsi - 16]",
+        "mov dword ptr [rsp - 8], 0x1F80",
+        "mov word ptr [rsp - 4], 0x037F",
+        "ldmxcsr [rsp - 8]",
+        "fldcw [rsp - 4]",
+        "xor ebp, ebp",
+        "jmp {trampoline}",
+        trampoline = sym linked_trampoline,
+    )
+}
+
+/// The bottom frame of a context made by [`start_linked`]: calls `r13(r12, r14)`, like
+/// [`trampoline`], with unwind info that describes the suspended starter as its caller.
+///
+/// The canonical frame address (the caller's stack pointer) is computed from the word
+/// above this frame, the starter's saved stack pointer `ssp`: `ssp + 64`, just past the
+/// return address that the starter's call pushed. Its registers lie in the layout
+/// `save_context!` drew at the top of this file, each at a fixed distance below that
+/// address.
+///
+/// # Safety
+///
+/// Only [`start_linked`] may jump here.
+#[unsafe(naked)]
+unsafe extern "C" fn linked_trampoline() {
+    naked_asm!(
+        ".cfi_startproc",
+        // DW_CFA_def_cfa_expression, 5 bytes: DW_OP_breg7 (rsp) 8; DW_OP_deref;
+        // DW_OP_plus_uconst 64. That is: CFA = [rsp + 8] + 64.
+        ".cfi_escape 0x0f, 0x05, 0x77, 0x08, 0x06, 0x23, 0x40",
+        // Must match `save_context!`: CFA - 8 is ssp + 56, and so on down.
+        ".cfi_offset rip, -8",
+        ".cfi_offset rbp, -16",
+        ".cfi_offset rbx, -24",
+        ".cfi_offset r12, -32",
+        ".cfi_offset r13, -40",
+        ".cfi_offset r14, -48",
+        ".cfi_offset r15, -56",
+        "mov rdi, r12",
+        "mov rsi, r14",
+        // rsp = top - 16: 16-byte aligned, as the ABI requires at a call.
+        "call r13",
+        "ud2",
+        ".cfi_endproc",
     )
 }
 

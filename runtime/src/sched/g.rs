@@ -3,15 +3,15 @@
 //!
 //! # Life of a G
 //!
-//! 1. **Born** (`spawn`): a pooled header and a stack slot are taken from the
-//!    processor's caches; the closure is moved into the header's payload (boxed if it
-//!    does not fit); the status becomes `ACTIVE` with a new generation (the task id);
-//!    the G is put at the tail of the spawner's run queue (not in `runnext`, as Go does:
-//!    see `ready::submit_new`). Nothing is written to the stack yet, and usually no
-//!    stack is taken yet either: the G gets one at its first run.
-//! 2. **First run**: an M pops it, sees a null saved stack pointer, and *starts* it on
-//!    its stack (`arch::start`): the entry function moves the closure out of the
-//!    payload and calls it. The first page fault on the stack happens here.
+//! 1. **Born** (`spawn`): a stack is promised (`stack::pool`) and a pooled header taken
+//!    from the processor's caches; the closure is moved into the header's payload
+//!    (boxed if it does not fit); the status becomes `ACTIVE` with a new generation (the
+//!    task id); the G is put at the tail of the spawner's run queue (not in `runnext`,
+//!    as Go does: see `ready::submit_new`). No stack is taken yet.
+//! 2. **First run**: an M pops it, takes the promised stack from its P's cache, sees a
+//!    null saved stack pointer, and *starts* it on its stack (`arch::start`): the entry
+//!    function moves the closure out of the payload and calls it. The first page fault
+//!    on the stack happens here.
 //! 3. **Parks and runs**: see `state.rs` for the park protocol; each switch away saves
 //!    the stack pointer in `sp`.
 //! 4. **Finishes**: the result (or the panic payload) is stored in the payload, the
@@ -67,9 +67,6 @@ pub(crate) struct TaskVTable {
     pub(crate) run: unsafe fn(&G),
     /// Drops a stored result that nobody will join.
     pub(crate) drop_result: unsafe fn(&G),
-    /// Drops the closure of a task that never ran and stores `Err(payload)` as its
-    /// result.
-    pub(crate) fail: unsafe fn(&G, Box<dyn Any + Send>),
     /// Replaces a stored `Ok` result by `Err(payload)`: a panic after the closure
     /// returned (a task-local's `Drop`). A stored `Err` stays; `payload` is dropped.
     pub(crate) fail_after_run: unsafe fn(&G, Box<dyn Any + Send>),
@@ -102,8 +99,8 @@ pub(crate) struct G {
     /// Bumped by each timed park, so a timer left from an earlier park does not wake a
     /// later one (`timer.rs`). Written by the G, read by whoever runs timers.
     pub(crate) park_seq: AtomicU32,
-    /// The stack slot: given by the M that first runs the G (or by the spawner), taken
-    /// back by the exit action.
+    /// The stack slot: given by the M that first runs the G, taken back by the exit
+    /// action.
     stack: UnsafeCell<Option<Stack>>,
     /// The stack in use right now: the slot, or a `stack::grow` segment.
     bounds: UnsafeCell<Bounds>,
@@ -121,7 +118,6 @@ unsafe impl Send for G {}
 static EMPTY_VTABLE: TaskVTable = TaskVTable {
     run: |_| {},
     drop_result: |_| {},
-    fail: |_, _| {},
     fail_after_run: |_, _| {},
 };
 
@@ -154,7 +150,6 @@ impl G {
         &self,
         f: F,
         stack_size: usize,
-        stack: Option<Stack>,
         id: u64,
         name: Option<Arc<str>>,
     ) -> u32
@@ -166,9 +161,6 @@ impl G {
         unsafe {
             *self.sp.get() = ptr::null_mut();
             *self.stack_size.get() = stack_size;
-            if let Some(stack) = stack {
-                self.give_stack(stack);
-            }
             *self.id.get() = id;
             // A plain write: `reset` left `None`, and reading the field first would wait
             // for a cache line that is still on the core where the last task exited.
@@ -243,17 +235,6 @@ impl G {
         }
     }
 
-    /// Ends a task that never ran (no stack could be had): its result becomes
-    /// `Err(payload)`.
-    ///
-    /// # Safety
-    /// The caller holds the G, which never ran.
-    pub(crate) unsafe fn fail(&self, payload: Box<dyn Any + Send>) {
-        // SAFETY: the closure is still in the payload; the vtable matches it.
-        unsafe { ((*self.vtable.get()).fail)(self, payload) };
-        self.complete();
-    }
-
     /// Turns a task's stored result into `Err(payload)`: its closure returned, then
     /// something of the task's panicked before the result was published.
     ///
@@ -264,7 +245,7 @@ impl G {
         unsafe { ((*self.vtable.get()).fail_after_run)(self, payload) };
     }
 
-    /// Takes the stack back if there is one (an exit, or a task that never ran).
+    /// Takes the stack back if there is one (an exit).
     ///
     /// # Safety
     /// Nobody runs on the G's stack any more.
@@ -460,7 +441,6 @@ where
     const VTABLE: TaskVTable = TaskVTable {
         run: Self::run,
         drop_result: Self::drop_result,
-        fail: Self::fail,
         fail_after_run: Self::fail_after_run,
     };
 
@@ -470,13 +450,6 @@ where
         let outcome: Outcome<T> = catch_unwind(AssertUnwindSafe(f));
         // SAFETY: the payload is empty again (F was moved out).
         unsafe { store(g.payload.get(), outcome) };
-    }
-
-    unsafe fn fail(g: &G, payload: Box<dyn Any + Send>) {
-        // SAFETY: `prepare` stored an F that never ran.
-        drop(unsafe { take::<F>(g.payload.get()) });
-        // SAFETY: the payload is empty again.
-        unsafe { store::<Outcome<T>>(g.payload.get(), Err(payload)) };
     }
 
     unsafe fn fail_after_run(g: &G, payload: Box<dyn Any + Send>) {

@@ -1,6 +1,7 @@
-//! The scheduler's side of three seams it plugs into: the channel crate's park seam
-//! (`gogreen_channel::park`), `stack::grow`'s bounds, and the overflow reporter's
-//! lookup of the running green thread.
+//! The scheduler's side of the seams it plugs into: the channel crate's park seam
+//! (`gogreen_channel::park`), `stack::grow`'s bounds, the overflow reporter's lookup of
+//! the running green thread, and the panic hook that moves to a bigger stack
+//! (`stack::panic`).
 
 use super::calls::{current_g, park_current, yield_current};
 use super::g::G;
@@ -17,6 +18,7 @@ pub(crate) fn install() {
     let _ = gogreen_channel::park::install(&PARK_HOOKS);
     overflow::install(overflow_lookup);
     crate::stack::grow::install(&BOUNDS_HOOKS);
+    crate::stack::panic::install();
 }
 
 static PARK_HOOKS: Hooks = Hooks {

@@ -41,13 +41,15 @@ pub(crate) struct P {
     pub(crate) successor: AtomicUsize,
     /// In play (counted among the `procs`), as opposed to waiting in the spares.
     pub(crate) in_play: AtomicBool,
+    /// Free stacks of the default size, and stack promises this P may make: the
+    /// holder's, except during a sweep (`stack::pool`).
+    stacks: &'static pool::Cache,
     local: UnsafeCell<PLocal>,
 }
 
 /// What only the P's owner touches.
 pub(crate) struct PLocal {
     gfree: Vec<usize>,
-    stacks: pool::Cache,
     /// Next id to hand out, and the end of the batch.
     ids: (u64, u64),
     /// `runnext` picks in a row; capped so a ping-pong pair cannot starve the ring.
@@ -69,9 +71,9 @@ impl P {
             retired: AtomicBool::new(false),
             successor: AtomicUsize::new(0),
             in_play: AtomicBool::new(in_play),
+            stacks: pool::POOL.new_cache(stack_size),
             local: UnsafeCell::new(PLocal {
                 gfree: Vec::with_capacity(GFREE_MAX),
-                stacks: pool::Cache::new(stack_size),
                 ids: (0, 0),
                 runnext_streak: 0,
             }),
@@ -191,28 +193,44 @@ fn new_slab(free: &mut Vec<usize>) -> usize {
     &slab[0] as *const G as usize
 }
 
-/// A stack of `size` bytes (validated): from `p`'s cache for the default size. `p`, if
-/// given, is held by the caller's M.
-pub(crate) fn alloc_stack(p: Option<&P>, size: usize) -> io::Result<Stack> {
-    if let Some(p) = p {
-        // SAFETY: the caller holds `p`.
-        let local = unsafe { p.local() };
-        if local.stacks.size() == size {
-            return local.stacks.get(&pool::POOL);
-        }
+/// Promises a stack of `size` bytes (validated) to a task about to be spawned: from
+/// `p`'s credits for the default size. `p`, if given, is held by the caller's M.
+#[inline]
+pub(crate) fn promise_stack(p: Option<&P>, size: usize) -> io::Result<()> {
+    match p {
+        Some(p) if p.stacks.size() == size => p.stacks.promise(&pool::POOL),
+        _ => pool::POOL.promise(size),
     }
-    pool::POOL.get(size)
 }
 
-/// Gives a dead G's stack back. `p`, if given, is held by the caller's M.
-pub(crate) fn free_stack(p: Option<&P>, stack: Stack) {
-    if let Some(p) = p {
-        // SAFETY: the caller holds `p`.
-        let local = unsafe { p.local() };
-        if local.stacks.size() == stack.size() {
-            local.stacks.put(&pool::POOL, stack);
-            return;
-        }
+/// The stack promised to a task, at its first run: from `p`'s cache for the default
+/// size. The caller's M holds `p`.
+#[inline]
+pub(crate) fn take_stack(p: &P, size: usize) -> Stack {
+    if p.stacks.size() == size {
+        p.stacks.take(&pool::POOL)
+    } else {
+        pool::POOL.take(size)
     }
-    pool::POOL.put_all([stack]);
+}
+
+/// A G on `p` is about to publish its result and then leave its stack: until
+/// [`free_stack`] gives the stack back here, a spawn that finds no stack waits for it
+/// (a spawn right after a join must not fail for a stack still being left). The
+/// caller's M holds `p`.
+#[inline]
+pub(crate) fn exit_begins(p: &P) {
+    p.stacks.exit_begins();
+}
+
+/// Gives a dead G's stack back, and its promise with it: the G announced its exit on
+/// `p` ([`exit_begins`]), which the caller's M holds.
+#[inline]
+pub(crate) fn free_stack(p: &P, stack: Stack) {
+    if p.stacks.size() == stack.size() {
+        p.stacks.put(&pool::POOL, stack);
+    } else {
+        pool::POOL.put(stack);
+    }
+    p.stacks.exit_done();
 }

@@ -4,10 +4,10 @@
 use super::boot::runtime_or_start;
 use super::g::G;
 use super::m::current_m;
-use super::p::alloc_stack;
+use super::p::promise_stack;
 use super::ready::submit_new;
 use super::runtime::runtime;
-use crate::stack::{self, pool};
+use crate::stack;
 use std::io;
 use std::sync::Arc;
 
@@ -30,19 +30,17 @@ where
     // given its P up.)
     let m = current_m().filter(|m| m.p().is_some());
     let p = m.and_then(|m| m.p());
-    // A G gets its stack when it first runs, from the cache of the P that runs it:
+    // A G takes its stack when it first runs, from the cache of the P that runs it:
     // queued Gs cost no stack, and a G that exits on a P leaves its (resident) stack
-    // for the next G there. Once making new stacks has failed, spawns take theirs now
-    // instead, so the failure is reported to the spawner.
-    let stack = if pool::POOL.exhausted() {
-        Some(alloc_stack(p, size)?)
-    } else {
-        None
-    };
+    // for the next G there. What it takes now is a promise of one (`stack::pool`), so
+    // that a spawn that returns `Ok` can run, and one that cannot fails here — before
+    // this function allocates anything, so the error comes back even when memory is
+    // what ran out.
+    promise_stack(p, size)?;
     let g = rt.central.alloc_g(p);
     let id = rt.central.new_id(p);
     // SAFETY: `g` came off a free list: nobody else can reach it.
-    unsafe { g.prepare(f, size, stack, id, name) };
+    unsafe { g.prepare(f, size, id, name) };
     submit_new(rt, m, g);
     Ok(g)
 }

@@ -20,7 +20,7 @@
 use super::g::G;
 use super::locals;
 use super::m::{M, Pending, current_m};
-use super::p::{P, alloc_stack, free_stack};
+use super::p::{P, exit_begins, free_stack, take_stack};
 use super::queue::{self, Local};
 use super::ready::{push_local, unpark_timer};
 use super::runtime::{Runtime, runtime};
@@ -34,14 +34,13 @@ const RUNNEXT_STREAK_MAX: u32 = 64;
 pub(crate) const GLOBAL_TICK: u32 = 61;
 
 impl M {
-    /// Makes `g` the running G of this M and P. A G that never ran gets its stack
-    /// here, from this P's cache; if none can be had, the G fails (its join returns
-    /// the error) and `false` is returned.
+    /// Makes `g` the running G of this M and P. A G that never ran takes the stack it
+    /// was promised at spawn, from this P's cache.
     #[inline]
-    pub(crate) fn begin_run(&self, p: &'static P, g: &'static G) -> bool {
+    pub(crate) fn begin_run(&self, p: &'static P, g: &'static G) {
         // SAFETY: this M holds `g` (it was just taken off a queue).
-        if unsafe { g.needs_stack() } && !give_stack(p, g) {
-            return false;
+        if unsafe { g.needs_stack() } {
+            give_stack(p, g);
         }
         self.curg.set(g);
         // Only this M writes it; sysmon reads it. (The preempt flag is cleared by
@@ -50,7 +49,6 @@ impl M {
             p.schedtick.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
-        true
     }
 
     /// Picks the next G from this M's P without leaving the current stack: the global
@@ -95,21 +93,13 @@ impl M {
     /// Returns when `g` is resumed — perhaps on another M — after running the pending
     /// work that M left.
     #[inline]
-    pub(crate) fn switch_from(
-        &'static self,
-        g: &G,
-        mut next: Option<&'static G>,
-        pending: Pending,
-    ) {
+    pub(crate) fn switch_from(&'static self, g: &G, next: Option<&'static G>, pending: Pending) {
         self.pending.set(pending);
         let Some(p) = self.p() else {
             crate::fatal!("switching away from a G on an M without a P")
         };
-        while let Some(n) = next {
-            if self.begin_run(p, n) {
-                break;
-            }
-            next = self.next_local(runtime());
+        if let Some(n) = next {
+            self.begin_run(p, n);
         }
         let resumer = match next {
             Some(n) => {
@@ -183,6 +173,11 @@ pub(crate) fn after_switch(m: &M) {
 unsafe fn retire(rt: &Runtime, p: Option<&P>, g: &G) {
     // SAFETY: per the contract.
     if let Some(stack) = unsafe { g.take_stack_if_any() } {
+        // The G announced its exit on this P (`task_main`): the M that switched away
+        // from it runs this, and has not given its P up in between.
+        let Some(p) = p else {
+            crate::fatal!("a G's exit was left for an M without a P")
+        };
         free_stack(p, stack);
     }
     if g.release_run() {
@@ -191,26 +186,12 @@ unsafe fn retire(rt: &Runtime, p: Option<&P>, g: &G) {
     }
 }
 
-/// Gives a G its stack before its first run. On failure, ends the task with the error
-/// as its result and returns `false`.
+/// Gives a G the stack it was promised, before its first run.
 #[cold]
-fn give_stack(p: &'static P, g: &'static G) -> bool {
-    match alloc_stack(Some(p), g.stack_size()) {
-        Ok(stack) => {
-            // SAFETY: this M holds `g`, which has no stack yet.
-            unsafe { g.give_stack(stack) };
-            true
-        }
-        Err(e) => {
-            let msg = format!("gogreen: no stack for green thread (id {}): {e}", g.id());
-            // SAFETY: this M holds `g`, which never ran and has no stack.
-            unsafe {
-                g.fail(Box::new(msg));
-                retire(runtime(), Some(p), g);
-            }
-            false
-        }
-    }
+fn give_stack(p: &'static P, g: &'static G) {
+    let stack = take_stack(p, g.stack_size());
+    // SAFETY: this M holds `g`, which has no stack yet.
+    unsafe { g.give_stack(stack) };
 }
 
 /// The entry function of every G, on its own stack.
@@ -230,10 +211,14 @@ unsafe extern "C" fn task_main(arg: *mut (), m: *mut ()) -> ! {
         // SAFETY: `run` stored the result; nothing has published it yet.
         unsafe { g.fail_after_run(panic) };
     }
-    g.complete();
     let Some(m) = current_m() else {
         crate::fatal!("a G finished off its M")
     };
+    // A G runs only on an M with a P; `retire` gives the stack back to the same P.
+    if let Some(p) = m.p() {
+        exit_begins(p);
+    }
+    g.complete();
     let next = m.next_local(runtime());
     m.switch_from(g, next, Pending::Exit(g));
     crate::fatal!("an exited G was resumed")

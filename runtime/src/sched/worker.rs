@@ -42,9 +42,7 @@ pub(crate) fn m_main(m: &'static M, p: usize, spinning: bool) {
         let Some(p) = m.p() else {
             crate::fatal!("find_runnable returned without a P")
         };
-        if !m.begin_run(p, g) {
-            continue;
-        }
+        m.begin_run(p, g);
         // SAFETY: `find_runnable` took `g` off a queue, so this M holds it; g0's save
         // slot is this M's own.
         unsafe { enter(m.g0_sp.get(), g, m) };

@@ -111,6 +111,23 @@ fn stack_pointer() -> usize {
     sp
 }
 
+/// Bytes left between the stack pointer and the guard page of the stack the caller runs
+/// on — a green thread's slot, a [`grow`] segment, or an OS thread's stack — or `None`
+/// if that stack's bounds are unknown.
+///
+/// ```
+/// let left = gogreen::run(|| gogreen::stack::remaining().unwrap());
+/// assert!(left > 0 && left < gogreen::stack::DEFAULT_STACK_SIZE);
+/// ```
+#[inline]
+pub fn remaining() -> Option<usize> {
+    let b = current_bounds();
+    if b.size == 0 {
+        return None;
+    }
+    Some(stack_pointer().saturating_sub(b.limit()))
+}
+
 /// Runs `f`, on a new stack segment of `stack_size` bytes if fewer than `red_zone`
 /// bytes of the current stack remain.
 ///
@@ -153,7 +170,27 @@ fn on_new_segment<R, F: FnOnce() -> R>(stack_size: usize, f: F) -> R {
     let segment = pool::POOL
         .get(size)
         .unwrap_or_else(|e| panic!("gogreen::stack::grow: cannot map a {size}-byte segment: {e}"));
-    let before = current_bounds();
+    on_segment(segment, f)
+}
+
+/// Runs `f` on a segment of `size` bytes (validated) if fewer than `red_zone` bytes of
+/// the current stack remain and a segment can be had without waiting; else runs it
+/// where it is. Never panics by itself: for the panic hook (`panic.rs`).
+pub(crate) fn grow_if_possible<R, F: FnOnce() -> R>(red_zone: usize, size: usize, f: F) -> R {
+    let b = current_bounds();
+    if b.size == 0 || stack_pointer().saturating_sub(b.limit()) >= red_zone {
+        return f();
+    }
+    match pool::POOL.try_get(size) {
+        Some(segment) => on_segment(segment, f),
+        None => f(),
+    }
+}
+
+/// Runs `f` on `segment`, then gives the segment back.
+#[inline(never)]
+fn on_segment<R, F: FnOnce() -> R>(segment: super::Stack, f: F) -> R {
+    let before = (current_bounds(), OS_ON_SEGMENT.with(Cell::get));
     set_bounds(segment.bounds(), true);
     let mut call = Call {
         f: Some(f),
@@ -162,10 +199,11 @@ fn on_new_segment<R, F: FnOnce() -> R>(stack_size: usize, f: F) -> R {
     };
     // SAFETY: (1) the segment is a mapped, unused stack owned by this frame until it is
     // put back below; (2) `entry` catches every panic and ends by switching back to
-    // `call.back`, which `start` fills before leaving this stack; (3) `call` outlives
-    // the segment's whole run because this frame is suspended, not returned, meanwhile.
+    // `call.back`, which `start_linked` fills before leaving this stack; (3) `call` and
+    // this frame outlive the segment's whole run because this frame is suspended, not
+    // returned, meanwhile — as `start_linked` requires.
     unsafe {
-        arch::start(
+        arch::start_linked(
             &mut call.back,
             segment.top(),
             (&raw mut call).cast(),
@@ -173,15 +211,12 @@ fn on_new_segment<R, F: FnOnce() -> R>(stack_size: usize, f: F) -> R {
             std::ptr::null_mut(),
         );
     }
-    set_bounds(before, false);
-    pool::POOL.put_all([segment]);
-    match call
-        .result
-        .take()
-        .expect("segment returned without a result")
-    {
-        Ok(r) => r,
-        Err(payload) => resume_unwind(payload),
+    set_bounds(before.0, before.1);
+    pool::POOL.put(segment);
+    match call.result.take() {
+        Some(Ok(r)) => r,
+        Some(Err(payload)) => resume_unwind(payload),
+        None => crate::fatal!("a stack segment returned without a result"),
     }
 }
 
