@@ -14,7 +14,7 @@ use crate::err::{
 };
 use crate::flavors::{array, at, list, never, tick, zero};
 use crate::loom::Arc;
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 
 /// Creates a channel of bounded capacity.
@@ -263,6 +263,17 @@ impl<T> Sender<T> {
     }
 }
 
+impl<T> Sender<T> {
+    /// The channel's address: the same for every sender and receiver of one channel.
+    pub(crate) fn chan_addr(&self) -> usize {
+        match &self.flavor {
+            SenderFlavor::Array(c) => Arc::as_ptr(c) as usize,
+            SenderFlavor::List(c) => Arc::as_ptr(c) as usize,
+            SenderFlavor::Zero(c) => Arc::as_ptr(c) as usize,
+        }
+    }
+}
+
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         match &self.flavor {
@@ -312,7 +323,8 @@ impl<T> fmt::Debug for Sender<T> {
 }
 
 /// The receiving half of a channel. Clone it for more receivers (each message goes to one
-/// of them); when the last one is dropped, sends fail.
+/// of them); when the last one is dropped, sends fail and the messages still buffered are
+/// dropped (by the thread that drops that receiver).
 pub struct Receiver<T> {
     flavor: ReceiverFlavor<T>,
 }
@@ -454,12 +466,28 @@ impl<T> Receiver<T> {
     }
 }
 
+impl<T> Receiver<T> {
+    /// The channel's address: the same for every sender and receiver of one channel. All
+    /// `never()` receivers share one, as they are one channel to `same_channel`.
+    pub(crate) fn chan_addr(&self) -> usize {
+        static NEVER: u64 = 0;
+        match &self.flavor {
+            ReceiverFlavor::Array(c) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::List(c) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::Zero(c) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::At(c, _) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::Tick(c, _) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::Never(_) => &NEVER as *const u64 as usize,
+        }
+    }
+}
+
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         match &self.flavor {
             ReceiverFlavor::Array(c) => {
                 if c.release_receiver() {
-                    c.chan.disconnect();
+                    c.chan.disconnect_receivers();
                 }
             }
             ReceiverFlavor::List(c) => {

@@ -7,7 +7,9 @@
 //!    that can proceed wins.
 //! 2. Otherwise make one [`Waiter`] and one [`Entry`] per operation (on the stack for a
 //!    few, in a `Vec` for many), and register every entry with its channel. A channel that
-//!    is ready already makes us abort registration.
+//!    is ready already makes us abort registration. A select that must not block (a
+//!    `default` arm, `try_select`) registers too, then aborts at once instead of parking:
+//!    step 1 alone sees each channel at a different moment and is not linearizable.
 //! 3. Park. The first channel to fire selects us with a CAS on the waiter's state, naming
 //!    its entry; every other channel's CAS fails, and they move on to their next waiter.
 //!    A timer arm contributes its deadline to the park instead.
@@ -30,91 +32,92 @@ use crate::err::{
 };
 use crate::flavors::sleep_until;
 use crate::loom::LOOM;
-use crate::park::Unparker;
+use crate::token::{SelectHandle, Token};
 use crate::waiter::{Entry, Selected, Waiter};
 
-/// What a chosen operation needs to complete: filled by `try_select` or `accept`, consumed
-/// by the flavor's `read` or `write`.
-pub(crate) struct Token {
-    /// Array: the claimed slot. List: the block. Rendezvous: the packet. Null: closed.
-    pub(crate) ptr: *const u8,
-    /// Array: the slot's next stamp. List: the offset in the block.
-    pub(crate) stamp: usize,
-    /// Timers: the delivered instant.
-    pub(crate) instant: Option<Instant>,
-    /// Rendezvous: the selected peer, to wake once the packet is done.
-    pub(crate) unparker: Option<Unparker>,
-    /// Rendezvous: a `select` receive arm's packet, moved out of its entry (which dies
-    /// with the select's frame) when the arm is accepted; `ptr` is then
-    /// [`Token::IN_SLOT`].
-    pub(crate) slot: std::mem::MaybeUninit<[usize; crate::waiter::ENTRY_SLOT_WORDS]>,
-}
-
-impl Token {
-    /// `ptr` when the packet is in the token's own `slot`.
-    pub(crate) const IN_SLOT: *const u8 = std::ptr::dangling::<u8>();
-}
-
-impl Default for Token {
-    #[inline]
-    fn default() -> Self {
-        Token {
-            ptr: std::ptr::null(),
-            stamp: 0,
-            instant: None,
-            unparker: None,
-            slot: std::mem::MaybeUninit::uninit(),
-        }
-    }
-}
-
-/// One side of a channel, as `select` sees it. Each flavor implements it for its sending
-/// and receiving side.
-pub(crate) trait SelectHandle {
-    /// Tries to start the operation without blocking; on success `token` holds what the
-    /// flavor's `read`/`write` needs to complete it. A closed channel counts as ready.
-    fn try_select(&self, token: &mut Token) -> bool;
-
-    /// When the operation becomes ready by itself (timers).
-    fn deadline(&self) -> Option<Instant>;
-
-    /// Registers `entry` as a blocked operation; returns whether the operation is ready
-    /// already (the caller then aborts its wait).
-    ///
-    /// # Safety
-    ///
-    /// `entry` stays alive and in place until `unregister(entry)` has returned.
-    unsafe fn register(&self, entry: &Entry) -> bool;
-
-    /// Undoes `register` (the entry may already have been unlinked by a waker).
-    fn unregister(&self, entry: &Entry);
-
-    /// The waiter was selected through `entry`: completes the selection into `token`, or
-    /// returns `false` if the operation slipped away and the select must go round again.
-    fn accept(&self, token: &mut Token, entry: &Entry) -> bool;
-
-    /// Whether the operation could proceed now.
-    fn is_ready(&self) -> bool;
-
-    /// Registers `entry` to be told of readiness only; returns whether ready already.
-    ///
-    /// # Safety
-    ///
-    /// `entry` stays alive and in place until `unwatch(entry)` has returned.
-    unsafe fn watch(&self, entry: &Entry) -> bool;
-
-    /// Undoes `watch`.
-    fn unwatch(&self, entry: &Entry);
-}
-
-/// One operation of a select: which channel side, its index, and the handle's address
-/// (to check that the caller completes the operation on the handle that was selected).
+/// One operation of a select: which channel side, its index, and which channel and
+/// direction it is (to check that the caller completes the operation on that channel, from
+/// the handle that was added or any clone of it).
 #[doc(hidden)]
 pub struct Handle<'a> {
     handle: &'a (dyn SelectHandle + 'a),
     index: usize,
-    ptr: *const u8,
+    side: Side,
 }
+
+/// The chosen side of a channel, as a [`SelectedOperation`] needs it: which channel and
+/// direction (to check the handle it is completed with), and how to end it if it is not.
+#[derive(Clone, Copy)]
+struct Side {
+    /// The channel's address, with the low bit set for a send. Unique among live
+    /// channels, and every channel a select or a [`SelectedOperation`] names is kept alive
+    /// by the borrow of its handle, so no other channel, of any message type, can have the
+    /// same address meanwhile. (Channels are at least word-aligned: the low bit is free.)
+    addr: usize,
+    /// The handle that was added, for `abandon`.
+    handle: *const (),
+    /// Ends an operation that was selected but is dropped uncompleted.
+    abandon: unsafe fn(*const (), &mut Token),
+}
+
+impl Side {
+    fn recv<T>(r: &Receiver<T>) -> Side {
+        Side {
+            addr: r.chan_addr(),
+            handle: r as *const Receiver<T> as *const (),
+            abandon: abandon_recv::<T>,
+        }
+    }
+
+    fn send<T>(s: &Sender<T>) -> Side {
+        Side {
+            addr: s.chan_addr() | 1,
+            handle: s as *const Sender<T> as *const (),
+            abandon: abandon_send,
+        }
+    }
+
+    /// What an unselected [`SelectedOperation`] carries: no channel is at address 0.
+    const NONE: Side = Side {
+        addr: 0,
+        handle: std::ptr::null(),
+        abandon: abandon_none,
+    };
+}
+
+/// Completes a selected receive whose [`SelectedOperation`] is dropped, and drops the
+/// message: a claimed slot must be released, and a rendezvous peer is waiting.
+///
+/// # Safety
+///
+/// `handle` is the live `Receiver<T>` that `token` was selected for; `token` is used once.
+unsafe fn abandon_recv<T>(handle: *const (), token: &mut Token) {
+    // SAFETY: the caller's contract.
+    drop(unsafe { channel::read(&*(handle as *const Receiver<T>), token) });
+}
+
+/// A selected send that is dropped has no message for the slot it claimed or the peer
+/// that waits for it: either would wait forever (or, at the channel's drop, read a
+/// message that was never written). Unless the channel turned out closed (nothing
+/// claimed), that is fatal.
+///
+/// # Safety
+///
+/// As for [`abandon_recv`], with a `Sender<T>`.
+unsafe fn abandon_send(_handle: *const (), token: &mut Token) {
+    if !token.ptr.is_null() {
+        eprintln!(
+            "gogreen: fatal: a selected send was dropped without its message (complete \
+             every `SelectedOperation` with `send` on the channel that was selected)"
+        );
+        std::process::abort();
+    }
+}
+
+/// # Safety
+///
+/// None needed; for [`Side::NONE`], whose operation is never completed.
+unsafe fn abandon_none(_handle: *const (), _token: &mut Token) {}
 
 impl<'a> Handle<'a> {
     /// A receive from `r`.
@@ -123,7 +126,7 @@ impl<'a> Handle<'a> {
         Handle {
             handle: r,
             index: 0,
-            ptr: r as *const Receiver<T> as *const u8,
+            side: Side::recv(r),
         }
     }
 
@@ -133,7 +136,7 @@ impl<'a> Handle<'a> {
         Handle {
             handle: s,
             index: 0,
-            ptr: s as *const Sender<T> as *const u8,
+            side: Side::send(s),
         }
     }
 }
@@ -189,7 +192,7 @@ fn run_select(
     handles: &mut [Handle<'_>],
     timeout: Timeout,
     biased: bool,
-) -> Option<(Token, usize, *const u8)> {
+) -> Option<(Token, usize, Side)> {
     if handles.is_empty() {
         // Go's `select {}`: nothing can ever be chosen.
         if !matches!(timeout, Timeout::Now) {
@@ -203,22 +206,22 @@ fn run_select(
     let mut token = Token::default();
     for h in handles.iter() {
         if h.handle.try_select(&mut token) {
-            return Some((token, h.index, h.ptr));
+            return Some((token, h.index, h.side));
         }
     }
-    if matches!(timeout, Timeout::Now) {
-        return None;
-    }
+    // Even a select that must not block registers once (see `select_round`): trying each
+    // operation in turn sees each channel at a different moment, and a message can move
+    // from a channel not yet tried to one already tried in between.
     let waiter = Waiter::new();
     with_entries(&waiter, handles.len(), |entries| {
         loop {
             if let Some(i) = select_round(handles, entries, &waiter, timeout, &mut token) {
-                return Some((token, handles[i].index, handles[i].ptr));
+                return Some((token, handles[i].index, handles[i].side));
             }
             // Aborted, woken by a close, or the winner slipped away: try again.
             for h in handles.iter() {
                 if h.handle.try_select(&mut token) {
-                    return Some((token, h.index, h.ptr));
+                    return Some((token, h.index, h.side));
                 }
             }
             if timeout.has_passed() {
@@ -229,6 +232,15 @@ fn run_select(
 }
 
 /// One round of register, wait, unregister; returns the position of the accepted handle.
+///
+/// With [`Timeout::Now`] the round does not wait: it aborts as soon as every entry is
+/// registered. That is what makes a non-blocking select linearizable (trying each
+/// operation in turn is not: a message can move from a channel not yet tried to one
+/// already tried). Each channel either was ready when our entry was linked (`register`
+/// says so), or whatever made it ready later woke a waiter linked there: us, whose abort
+/// then fails and who take the operation, or a waiter ahead of us, who takes the message.
+/// If none of that happened, no channel was ready at the abort, the moment at which the
+/// select reports that nothing is.
 #[inline(never)]
 fn select_round(
     handles: &[Handle<'_>],
@@ -261,13 +273,10 @@ fn select_round(
         }
     }
     if sel == Selected::Waiting {
-        let mut deadline = timeout.deadline();
-        for h in handles {
-            if let Some(d) = h.handle.deadline() {
-                deadline = Some(deadline.map_or(d, |x| x.min(d)));
-            }
-        }
-        sel = waiter.spin_then_wait_until(deadline);
+        sel = match timeout {
+            Timeout::Now => abort(waiter),
+            _ => waiter.spin_then_wait_until(deadline(handles, timeout)),
+        };
     }
     for (h, e) in handles.iter().zip(entries).take(registered) {
         h.handle.unregister(e);
@@ -283,6 +292,25 @@ fn select_round(
             handles[i].handle.accept(token, &entries[i]).then_some(i)
         }
     }
+}
+
+/// Ends a round that must not wait; returns what ended it (a waker may have come first).
+fn abort(waiter: &Waiter) -> Selected {
+    match waiter.try_select(Selected::Aborted) {
+        Ok(()) => Selected::Aborted,
+        Err(sel) => sel,
+    }
+}
+
+/// The earliest of the timeout and the timer arms' deadlines.
+fn deadline(handles: &[Handle<'_>], timeout: Timeout) -> Option<Instant> {
+    let mut deadline = timeout.deadline();
+    for h in handles {
+        if let Some(d) = h.handle.deadline() {
+            deadline = Some(deadline.map_or(d, |x| x.min(d)));
+        }
+    }
+    deadline
 }
 
 /// Blocks until one operation is ready (without performing it), or until the timeout.
@@ -304,22 +332,24 @@ fn run_ready(handles: &mut [Handle<'_>], timeout: Timeout, biased: bool) -> Opti
                 if let Some(h) = handles.iter().find(|h| h.handle.is_ready()) {
                     return Some(h.index);
                 }
-                if spin.is_completed() {
+                if spin.is_completed() || matches!(timeout, Timeout::Now) {
                     break;
                 }
                 spin.snooze();
             }
-            if timeout.has_passed() {
-                return None;
-            }
+            // As in `run_select`, even a `try_ready` watches once, to be linearizable.
             if let Some(i) = ready_round(handles, entries, &waiter, timeout) {
                 return Some(handles[i].index);
+            }
+            if timeout.has_passed() {
+                return None;
             }
         }
     })
 }
 
-/// One round of watch, wait, unwatch; returns the position of a handle that fired.
+/// One round of watch, wait, unwatch; returns the position of a handle that fired. With
+/// [`Timeout::Now`], as [`select_round`]: no wait, an abort once every entry watches.
 #[inline(never)]
 fn ready_round(
     handles: &[Handle<'_>],
@@ -347,13 +377,10 @@ fn ready_round(
         }
     }
     if sel == Selected::Waiting {
-        let mut deadline = timeout.deadline();
-        for h in handles {
-            if let Some(d) = h.handle.deadline() {
-                deadline = Some(deadline.map_or(d, |x| x.min(d)));
-            }
-        }
-        sel = waiter.wait_until(deadline);
+        sel = match timeout {
+            Timeout::Now => abort(waiter),
+            _ => waiter.wait_until(deadline(handles, timeout)),
+        };
     }
     for (h, e) in handles.iter().zip(entries).take(registered) {
         h.handle.unwatch(e);
@@ -419,11 +446,11 @@ fn number(handles: &mut [Handle<'_>]) {
     }
 }
 
-fn selected<'a>((token, index, ptr): (Token, usize, *const u8)) -> SelectedOperation<'a> {
+fn selected<'a>((token, index, side): (Token, usize, Side)) -> SelectedOperation<'a> {
     SelectedOperation {
         token,
         index,
-        ptr,
+        side,
         _marker: PhantomData,
     }
 }
@@ -446,7 +473,7 @@ fn not_selected<'a>() -> SelectedOperation<'a> {
     SelectedOperation {
         token: Token::default(),
         index: NONE,
-        ptr: std::ptr::null(),
+        side: Side::NONE,
         _marker: PhantomData,
     }
 }
@@ -624,6 +651,16 @@ impl<'a> Select<'a> {
     }
 }
 
+// SAFETY: a `Select` holds shared references to channel handles and only drives their
+// control structures (claims, wait-list entries, wake-ups: atomics and locks that any thread
+// may use); it never reads, writes or drops a message. Messages move only in
+// `SelectedOperation::send`/`recv`, which is not `Send` and which needs the `Sender` or
+// `Receiver` itself on the thread that completes it, so `T: Send` is still what decides
+// whether a message crosses threads.
+unsafe impl Send for Select<'_> {}
+// SAFETY: as above; every method that selects takes `&mut self`.
+unsafe impl Sync for Select<'_> {}
+
 impl Default for Select<'_> {
     fn default() -> Self {
         Select::new()
@@ -639,7 +676,7 @@ impl Clone for Select<'_> {
                 .map(|h| Handle {
                     handle: h.handle,
                     index: h.index,
-                    ptr: h.ptr,
+                    side: h.side,
                 })
                 .collect(),
             next_index: self.next_index,
@@ -655,10 +692,12 @@ impl std::fmt::Debug for Select<'_> {
 }
 
 /// An operation that a select chose and began; complete it with [`send`] or [`recv`] on
-/// the same handle that was added for it.
+/// the handle that was added for it (or a clone of that handle).
 ///
 /// Dropping it without completing it panics: the operation is half done (a buffer slot
-/// claimed, or a peer waiting for the hand-off).
+/// claimed, or a peer waiting for the hand-off). A dropped receive is completed first and
+/// its message dropped; a dropped send that claimed a slot or a waiting peer aborts the
+/// process, as it has no message to give them.
 ///
 /// [`send`]: SelectedOperation::send
 /// [`recv`]: SelectedOperation::recv
@@ -666,8 +705,10 @@ impl std::fmt::Debug for Select<'_> {
 pub struct SelectedOperation<'a> {
     token: Token,
     index: usize,
-    ptr: *const u8,
-    _marker: PhantomData<&'a ()>,
+    side: Side,
+    /// Not `Send`: a rendezvous token may hold the waiting peer's unparker, and the
+    /// operation must be completed where it was begun.
+    _marker: PhantomData<(&'a (), *const u8)>,
 }
 
 impl SelectedOperation<'_> {
@@ -681,11 +722,12 @@ impl SelectedOperation<'_> {
     ///
     /// # Panics
     ///
-    /// If `s` is not the sender that was added for this operation.
+    /// If `s` is not a sender of the channel whose send was selected (the one added for
+    /// this operation, or a clone of it).
     pub fn send<T>(mut self, s: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
         assert!(
-            std::ptr::eq(s as *const Sender<T> as *const u8, self.ptr),
-            "passed a sender that was not selected"
+            Side::send(s).addr == self.side.addr,
+            "passed a sender of another channel than the one selected"
         );
         let mut token = mem::take(&mut self.token);
         mem::forget(self);
@@ -697,11 +739,12 @@ impl SelectedOperation<'_> {
     ///
     /// # Panics
     ///
-    /// If `r` is not the receiver that was added for this operation.
+    /// If `r` is not a receiver of the channel whose receive was selected (the one added
+    /// for this operation, or a clone of it).
     pub fn recv<T>(mut self, r: &Receiver<T>) -> Result<T, RecvError> {
         assert!(
-            std::ptr::eq(r as *const Receiver<T> as *const u8, self.ptr),
-            "passed a receiver that was not selected"
+            Side::recv(r).addr == self.side.addr,
+            "passed a receiver of another channel than the one selected"
         );
         let mut token = mem::take(&mut self.token);
         mem::forget(self);
@@ -712,9 +755,18 @@ impl SelectedOperation<'_> {
 
 impl Drop for SelectedOperation<'_> {
     fn drop(&mut self) {
+        if self.index == NONE {
+            return;
+        }
+        // The operation is half done: end it, so that the channel stays usable (a receive
+        // drops its message; see `abandon_send` for a send).
+        let mut token = mem::take(&mut self.token);
+        // SAFETY: `side` was made from the handle the token was selected for, which the
+        // borrow `'a` keeps alive, and the token is not used again.
+        unsafe { (self.side.abandon)(self.side.handle, &mut token) };
         // Not while unwinding already (a wrong handle passed to `send`/`recv`, a panicking
         // message expression): a second panic would abort.
-        if self.index != NONE && !std::thread::panicking() {
+        if !std::thread::panicking() {
             panic!("dropped a `SelectedOperation` without completing the operation");
         }
     }

@@ -25,7 +25,7 @@ use crossbeam_utils::CachePadded;
 use crate::backoff::Spin;
 use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::loom::{AtomicUsize, UnsafeCell, fence};
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 use crate::waitlist::SyncWaitList;
 
@@ -352,6 +352,57 @@ impl<T> Channel<T> {
         }
     }
 
+    /// Closes the channel for the last receiver and drops every buffered message, which
+    /// nobody can receive any more; returns whether this call closed the channel.
+    pub(crate) fn disconnect_receivers(&self) -> bool {
+        // SeqCst: as in `disconnect`.
+        let tail = self.tail.fetch_or(self.mark_bit, Ordering::SeqCst);
+        let closed_now = tail & self.mark_bit == 0;
+        if closed_now {
+            self.senders.disconnect();
+            self.receivers.disconnect();
+        }
+        self.discard_all_messages(tail & !self.mark_bit);
+        closed_now
+    }
+
+    /// Drops the messages from `head` up to `tail`, the final tail (the mark is set, so no
+    /// sender can claim a slot any more).
+    ///
+    /// Only the last receiver calls this, so nobody else moves `head`. A slot claimed
+    /// before the close may still be being written (a `select` send arm evaluates its
+    /// message after claiming): we wait for its stamp, as a receiver would.
+    ///
+    /// `head` jumps to `tail` first: if a message's `drop` panics, the messages after it
+    /// leak, and `Drop` does not drop any of them a second time.
+    fn discard_all_messages(&self, tail: usize) {
+        let mut spin = Spin::new();
+        // Relaxed: receivers move `head`, and every other one has been dropped (the
+        // receiver count's AcqRel decrement ordered their moves before us).
+        let mut head = self.head.load(Ordering::Relaxed);
+        // SeqCst, like every move of `head`: `len` and `is_empty` now say empty.
+        self.head.store(tail, Ordering::SeqCst);
+        while head != tail {
+            let index = head & (self.mark_bit - 1);
+            let lap = head & !(self.one_lap - 1);
+            // SAFETY: `index < cap` by construction of the positions.
+            let slot = unsafe { self.buffer.get_unchecked(index) };
+            // Acquire pairs with the Release in `write`: the message is there.
+            if slot.stamp.load(Ordering::Acquire) != head + 1 {
+                spin.snooze();
+                continue;
+            }
+            // SAFETY: the slot holds a message (its stamp said so) that nobody else
+            // can claim (`head` is past it, and senders see the mark); dropped once, here.
+            slot.msg.with_mut(|p| unsafe { (*p).assume_init_drop() });
+            head = if index + 1 < self.cap {
+                head + 1
+            } else {
+                lap.wrapping_add(self.one_lap)
+            };
+        }
+    }
+
     pub(crate) fn is_disconnected(&self) -> bool {
         self.tail.load(Ordering::SeqCst) & self.mark_bit != 0
     }
@@ -417,10 +468,7 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
 
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
-        unsafe { self.0.receivers.register(entry) };
-        // SeqCst: the waiter half of the Dekker pair (see `SyncWaitList::register`).
-        fence(Ordering::SeqCst);
-        self.is_ready()
+        unsafe { self.0.receivers.register(entry, || self.is_ready()) }
     }
 
     fn unregister(&self, entry: &Entry) {
@@ -438,10 +486,7 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
 
     unsafe fn watch(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
-        unsafe { self.0.receivers.watch(entry) };
-        // SeqCst: as in `register`.
-        fence(Ordering::SeqCst);
-        self.is_ready()
+        unsafe { self.0.receivers.watch(entry, || self.is_ready()) }
     }
 
     fn unwatch(&self, entry: &Entry) {
@@ -460,10 +505,7 @@ impl<T> SelectHandle for SendHandle<'_, T> {
 
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
-        unsafe { self.0.senders.register(entry) };
-        // SeqCst: the waiter half of the Dekker pair (see `SyncWaitList::register`).
-        fence(Ordering::SeqCst);
-        self.is_ready()
+        unsafe { self.0.senders.register(entry, || self.is_ready()) }
     }
 
     fn unregister(&self, entry: &Entry) {
@@ -480,10 +522,7 @@ impl<T> SelectHandle for SendHandle<'_, T> {
 
     unsafe fn watch(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
-        unsafe { self.0.senders.watch(entry) };
-        // SeqCst: as in `register`.
-        fence(Ordering::SeqCst);
-        self.is_ready()
+        unsafe { self.0.senders.watch(entry, || self.is_ready()) }
     }
 
     fn unwatch(&self, entry: &Entry) {

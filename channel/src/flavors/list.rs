@@ -22,7 +22,7 @@ use crossbeam_utils::CachePadded;
 use crate::backoff::Spin;
 use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::loom::{AtomicPtr, AtomicUsize, LOOM, UnsafeCell, fence};
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 use crate::waitlist::SyncWaitList;
 
@@ -452,11 +452,81 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Closes the receiving side: sends fail from now on. Messages still buffered are
-    /// dropped with the channel, when the last handle goes.
+    /// Closes the channel for the last receiver: sends fail from now on, and the messages
+    /// still buffered, which nobody can receive any more, are dropped now (not when the
+    /// last sender goes too). Returns whether this call closed the channel.
     pub(crate) fn disconnect_receivers(&self) -> bool {
+        // SeqCst: as in `disconnect_senders`.
         let tail = self.tail.index.fetch_or(MARK_BIT, Ordering::SeqCst);
-        tail & MARK_BIT == 0
+        let closed_now = tail & MARK_BIT == 0;
+        if closed_now {
+            self.receivers.disconnect();
+        }
+        self.discard_all_messages();
+        closed_now
+    }
+
+    /// Drops the messages from `head` to the final `tail`, and the blocks they fill but
+    /// the last. Only the last receiver calls this, once the mark is set.
+    ///
+    /// 1. The mark makes every later claim's CAS of `tail` fail, except that a sender which
+    ///    claimed a block's last slot before the close still moves `tail` over the gap:
+    ///    wait until `tail` is off the gap; then it is final.
+    /// 2. Nobody else moves `head` (the other receivers are gone), so walk it to `tail`,
+    ///    waiting for each slot's `WRITE` (claimed before the close, perhaps by a `select`
+    ///    send arm still evaluating its message) and for each block's successor.
+    /// 3. `head.index` jumps to `tail` before the walk, and `head.block` follows the walk
+    ///    before each block is freed, so `Drop` frees only the block the walk stopped in
+    ///    and drops no message twice, even if a message's `drop` panics (the messages
+    ///    after it then leak). `head.block` is stored only when the walk leaves a block:
+    ///    while the channel has no block yet, a sender that lost the race with the mark
+    ///    may still be installing the first one there, and `Drop` frees it.
+    fn discard_all_messages(&self) {
+        let mut spin = Spin::new();
+        // Acquire pairs with the Release of the gap skip in `start_send`.
+        let mut tail = self.tail.index.load(Ordering::Acquire);
+        while (tail >> SHIFT) % LAP == BLOCK_CAP {
+            spin.snooze();
+            tail = self.tail.index.load(Ordering::Acquire);
+        }
+        // Relaxed: only receivers move `head`, and the others' moves are ordered before us
+        // by the receiver count's AcqRel decrement.
+        let mut head = self.head.index.load(Ordering::Relaxed);
+        if head >> SHIFT == tail >> SHIFT {
+            return;
+        }
+        // Acquire pairs with the Release store that publishes the first block: a sender
+        // may have claimed a slot in it before the installer stored it in `head.block`.
+        let first = loop {
+            let block = self.head.block.load(Ordering::Acquire);
+            if !block.is_null() {
+                break block;
+            }
+            spin.snooze();
+        };
+        let mut block = first;
+        // SeqCst, like every move of `head`: `len` and `is_empty` now say empty.
+        self.head.index.store(tail & !MARK_BIT, Ordering::SeqCst);
+        while head >> SHIFT != tail >> SHIFT {
+            let offset = (head >> SHIFT) % LAP;
+            if offset < BLOCK_CAP {
+                // SAFETY: the block lives until its slots are read, and this one was
+                // claimed by a sender but not by a receiver.
+                let slot = unsafe { (*block).slots.get_unchecked(offset) };
+                slot.wait_write();
+                // SAFETY: written (`WRITE`) and unread; dropped once, here.
+                slot.msg.with_mut(|p| unsafe { (*p).assume_init_drop() });
+            } else {
+                // SAFETY: every slot of `block` is behind us, and nobody else reads it.
+                let next = unsafe { (*block).wait_next() };
+                // Release pairs with the Acquire loads of `head.block`.
+                self.head.block.store(next, Ordering::Release);
+                // SAFETY: as above; nobody holds the block any more.
+                drop(unsafe { Box::from_raw(block) });
+                block = next;
+            }
+            head = head.wrapping_add(1 << SHIFT);
+        }
     }
 
     pub(crate) fn is_disconnected(&self) -> bool {
@@ -521,10 +591,7 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
 
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
-        unsafe { self.0.receivers.register(entry) };
-        // SeqCst: the waiter half of the Dekker pair (see `SyncWaitList::register`).
-        fence(Ordering::SeqCst);
-        self.is_ready()
+        unsafe { self.0.receivers.register(entry, || self.is_ready()) }
     }
 
     fn unregister(&self, entry: &Entry) {
@@ -541,10 +608,7 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
 
     unsafe fn watch(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
-        unsafe { self.0.receivers.watch(entry) };
-        // SeqCst: as in `register`.
-        fence(Ordering::SeqCst);
-        self.is_ready()
+        unsafe { self.0.receivers.watch(entry, || self.is_ready()) }
     }
 
     fn unwatch(&self, entry: &Entry) {

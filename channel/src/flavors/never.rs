@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::err::{RecvTimeoutError, TryRecvError};
 use crate::flavors::sleep_until;
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 
 /// A channel without messages.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::err::{RecvTimeoutError, TryRecvError};
 use crate::flavors::sleep_until;
 use crate::loom::AtomicU64;
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 
 /// "Never": a tick too far away to represent.

@@ -35,7 +35,7 @@ use crate::backoff::Spin;
 use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::loom::{AtomicBool, Mutex, MutexGuard, UnsafeCell};
 use crate::park::Unparker;
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Token};
 use crate::waiter::{ENTRY_SLOT_WORDS, Entry, Selected, Waiter};
 use crate::waitlist::{CLOSE_BATCH, WaitList, Wakeup};
 
@@ -178,19 +178,33 @@ impl<T> Channel<T> {
         if token.ptr.is_null() {
             return Err(msg);
         }
-        // SAFETY: the token points at a selected receiver's packet (alive until we set
-        // `ready`) or at our own heap packet (alive until its receiver frees it after
-        // `ready`).
-        let packet = unsafe { &*(token.ptr as *const Packet<T>) };
+        // SAFETY: the token points at a selected receiver's packet, or at our own heap
+        // packet that a receiver selected and now waits on (then there is nobody to wake:
+        // the receiver woke us).
+        unsafe { Self::give(token.ptr as *const Packet<T>, token.unparker.take(), msg) };
+        Ok(())
+    }
+
+    /// Gives `msg` to a receiver: fills its packet, releases it with `ready`, and wakes
+    /// the receiver, if `unparker` is given.
+    ///
+    /// # Safety
+    ///
+    /// `raw` is the packet of a receiver this thread selected (alive until `ready`: on its
+    /// stack, or in its entry, or on the heap until its owner frees it), or this thread's
+    /// own send arm's heap packet (alive until its receiver frees it after `ready`).
+    #[inline]
+    unsafe fn give(raw: *const Packet<T>, unparker: Option<Unparker>, msg: T) {
+        // SAFETY: the caller's contract.
+        let packet = unsafe { &*raw };
         // SAFETY: selection made the packet ours until `ready`.
         unsafe { packet.put(msg) };
         // Release pairs with the Acquire in `wait_ready`.
         packet.ready.store(true, Ordering::Release);
         // The packet may be gone now; wake the receiver through our clone.
-        if let Some(unparker) = token.unparker.take() {
+        if let Some(unparker) = unparker {
             unparker.unpark();
         }
-        Ok(())
     }
 
     /// Selects a waiting sender. `true` with `token.ptr` null means closed.
@@ -222,58 +236,38 @@ impl<T> Channel<T> {
         } else {
             token.ptr as *mut Packet<T>
         };
-        // SAFETY: a selected sender's packet, alive until we set `ready` (on its stack) or
-        // until we free it (on the heap); or our own arm's packet (on the heap, or moved
-        // into the token by `accept`), which we free.
-        let packet = unsafe { &*raw };
         match token.unparker.take() {
-            Some(unparker) if !packet.on_heap => {
-                // A plain send: the message is there; its sender waits for `ready`.
-                // SAFETY: selection made the packet ours until `ready`.
-                let msg = unsafe { packet.take() };
-                // Release pairs with the sender's Acquire in `wait_ready`.
-                packet.ready.store(true, Ordering::Release);
-                unparker.unpark();
-                Ok(msg)
-            }
-            Some(unparker) => {
-                // A `select` send arm: it writes once it learns it won.
-                unparker.unpark();
-                packet.wait_ready();
-                // SAFETY: `ready` says the arm wrote and is done with the packet.
-                let msg = unsafe { packet.take() };
-                // SAFETY: a heap packet; the arm's `select` left it to us.
-                drop(unsafe { Box::from_raw(raw) });
-                Ok(msg)
-            }
+            // SAFETY: a sender selected by `start_recv`, its packet untouched since.
+            Some(unparker) => Ok(unsafe { Self::take_from(raw, unparker) }),
             None => {
                 // Our own `select` receive arm, chosen by a sender.
+                // SAFETY: our arm's packet (on the heap, or moved into the token by
+                // `accept`), alive until we free it below.
+                let packet = unsafe { &*raw };
                 packet.wait_ready();
                 // SAFETY: `ready` says the sender wrote and is done with the packet.
                 let msg = unsafe { packet.take() };
-                // SAFETY: our arm's packet (in our entry or on the heap), nobody else's
-                // any more.
+                // SAFETY: our arm's packet, nobody else's any more.
                 unsafe { free_packet(raw) };
                 Ok(msg)
             }
         }
     }
 
-    /// Completes a plain receive that selected a waiting sender: the common case of
-    /// [`read`](Channel::read), without a token.
+    /// Takes the message of a sender this thread selected, and lets the sender go.
     ///
     /// # Safety
     ///
-    /// `wakeup` is a sender this thread just selected.
+    /// `raw` is the packet of a sender this thread selected, untouched since; `unparker`
+    /// wakes that sender.
     #[inline]
-    unsafe fn take_from(wakeup: Wakeup) -> T {
-        let raw = wakeup.packet as *mut Packet<T>;
-        // SAFETY: a selected sender's packet, alive until we set `ready` (on its stack) or
-        // until we free it (on the heap).
+    unsafe fn take_from(raw: *mut Packet<T>, unparker: Unparker) -> T {
+        // SAFETY: alive until we set `ready` (on the sender's stack) or until we free it
+        // (on the heap).
         let packet = unsafe { &*raw };
         if packet.on_heap {
             // A `select` send arm: it writes once it learns it won.
-            wakeup.unparker.unpark();
+            unparker.unpark();
             packet.wait_ready();
             // SAFETY: `ready` says the arm wrote and is done with the packet.
             let msg = unsafe { packet.take() };
@@ -286,7 +280,7 @@ impl<T> Channel<T> {
             let msg = unsafe { packet.take() };
             // Release pairs with the sender's Acquire in `wait_ready`.
             packet.ready.store(true, Ordering::Release);
-            wakeup.unparker.unpark();
+            unparker.unpark();
             msg
         }
     }
@@ -309,15 +303,9 @@ impl<T> Channel<T> {
         let mut inner = self.inner.lock();
         if let Some(wakeup) = inner.receivers.try_select() {
             drop(inner);
-            // SAFETY: the receiver's packet is ours until we set `ready` (on its stack),
-            // or until its owner frees it after `ready` (on the heap).
-            let packet = unsafe { &*(wakeup.packet as *const Packet<T>) };
-            // SAFETY: selection made the packet ours until `ready`.
-            unsafe { packet.put(msg) };
-            // Release pairs with the Acquire in `wait_ready`.
-            packet.ready.store(true, Ordering::Release);
-            // The packet may be gone now; wake the receiver through our clone.
-            wakeup.unparker.unpark();
+            let packet = wakeup.packet as *const Packet<T>;
+            // SAFETY: a receiver we just selected.
+            unsafe { Self::give(packet, Some(wakeup.unparker), msg) };
             return Ok(());
         }
         if inner.is_disconnected {
@@ -378,8 +366,9 @@ impl<T> Channel<T> {
         let mut inner = self.inner.lock();
         if let Some(wakeup) = inner.senders.try_select() {
             drop(inner);
+            let packet = wakeup.packet as *mut Packet<T>;
             // SAFETY: a sender we just selected, its packet untouched since.
-            return Ok(unsafe { Self::take_from(wakeup) });
+            return Ok(unsafe { Self::take_from(packet, wakeup.unparker) });
         }
         if inner.is_disconnected {
             return Err(RecvTimeoutError::Disconnected);
