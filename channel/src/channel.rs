@@ -14,7 +14,7 @@ use crate::err::{
 };
 use crate::flavors::{array, at, list, never, tick, zero};
 use crate::loom::Arc;
-use crate::token::{SelectHandle, Token};
+use crate::token::{SelectHandle, Selectable, Token};
 use crate::waiter::Entry;
 
 /// Creates a channel of bounded capacity.
@@ -263,17 +263,6 @@ impl<T> Sender<T> {
     }
 }
 
-impl<T> Sender<T> {
-    /// The channel's address: the same for every sender and receiver of one channel.
-    pub(crate) fn chan_addr(&self) -> usize {
-        match &self.flavor {
-            SenderFlavor::Array(c) => Arc::as_ptr(c) as usize,
-            SenderFlavor::List(c) => Arc::as_ptr(c) as usize,
-            SenderFlavor::Zero(c) => Arc::as_ptr(c) as usize,
-        }
-    }
-}
-
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         match &self.flavor {
@@ -462,22 +451,6 @@ impl<T> Receiver<T> {
             (ReceiverFlavor::Tick(a, _), ReceiverFlavor::Tick(b, _)) => Arc::ptr_eq(a, b),
             (ReceiverFlavor::Never(_), ReceiverFlavor::Never(_)) => true,
             _ => false,
-        }
-    }
-}
-
-impl<T> Receiver<T> {
-    /// The channel's address: the same for every sender and receiver of one channel. All
-    /// `never()` receivers share one, as they are one channel to `same_channel`.
-    pub(crate) fn chan_addr(&self) -> usize {
-        static NEVER: u64 = 0;
-        match &self.flavor {
-            ReceiverFlavor::Array(c) => Arc::as_ptr(c) as usize,
-            ReceiverFlavor::List(c) => Arc::as_ptr(c) as usize,
-            ReceiverFlavor::Zero(c) => Arc::as_ptr(c) as usize,
-            ReceiverFlavor::At(c, _) => Arc::as_ptr(c) as usize,
-            ReceiverFlavor::Tick(c, _) => Arc::as_ptr(c) as usize,
-            ReceiverFlavor::Never(_) => &NEVER as *const u64 as usize,
         }
     }
 }
@@ -734,6 +707,48 @@ impl<T> SelectHandle for Sender<T> {
 
     fn unwatch(&self, entry: &Entry) {
         send_handle!(self, h => h.unwatch(entry))
+    }
+}
+
+impl<T> Selectable for Receiver<T> {
+    fn side(&self) -> usize {
+        // All `never()` receivers share one address: they are one channel to
+        // `same_channel`.
+        static NEVER: u64 = 0;
+        match &self.flavor {
+            ReceiverFlavor::Array(c) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::List(c) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::Zero(c) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::At(c, _) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::Tick(c, _) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::Never(_) => &NEVER as *const u64 as usize,
+        }
+    }
+
+    unsafe fn abandon(&self, token: &mut Token) {
+        // SAFETY: the caller's contract.
+        drop(unsafe { read(self, token) });
+    }
+}
+
+impl<T> Selectable for Sender<T> {
+    fn side(&self) -> usize {
+        let addr = match &self.flavor {
+            SenderFlavor::Array(c) => Arc::as_ptr(c) as usize,
+            SenderFlavor::List(c) => Arc::as_ptr(c) as usize,
+            SenderFlavor::Zero(c) => Arc::as_ptr(c) as usize,
+        };
+        addr | 1
+    }
+
+    unsafe fn abandon(&self, token: &mut Token) {
+        if !token.ptr.is_null() {
+            eprintln!(
+                "gogreen: fatal: a selected send was dropped without its message (complete \
+                 every `SelectedOperation` with `send` on the channel that was selected)"
+            );
+            std::process::abort();
+        }
     }
 }
 

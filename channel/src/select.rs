@@ -32,92 +32,15 @@ use crate::err::{
 };
 use crate::flavors::sleep_until;
 use crate::loom::LOOM;
-use crate::token::{SelectHandle, Token};
+use crate::token::{Selectable, Token};
 use crate::waiter::{Entry, Selected, Waiter};
 
-/// One operation of a select: which channel side, its index, and which channel and
-/// direction it is (to check that the caller completes the operation on that channel, from
-/// the handle that was added or any clone of it).
+/// One operation of a select: which channel side, and its index.
 #[doc(hidden)]
 pub struct Handle<'a> {
-    handle: &'a (dyn SelectHandle + 'a),
+    handle: &'a (dyn Selectable + 'a),
     index: usize,
-    side: Side,
 }
-
-/// The chosen side of a channel, as a [`SelectedOperation`] needs it: which channel and
-/// direction (to check the handle it is completed with), and how to end it if it is not.
-#[derive(Clone, Copy)]
-struct Side {
-    /// The channel's address, with the low bit set for a send. Unique among live
-    /// channels, and every channel a select or a [`SelectedOperation`] names is kept alive
-    /// by the borrow of its handle, so no other channel, of any message type, can have the
-    /// same address meanwhile. (Channels are at least word-aligned: the low bit is free.)
-    addr: usize,
-    /// The handle that was added, for `abandon`.
-    handle: *const (),
-    /// Ends an operation that was selected but is dropped uncompleted.
-    abandon: unsafe fn(*const (), &mut Token),
-}
-
-impl Side {
-    fn recv<T>(r: &Receiver<T>) -> Side {
-        Side {
-            addr: r.chan_addr(),
-            handle: r as *const Receiver<T> as *const (),
-            abandon: abandon_recv::<T>,
-        }
-    }
-
-    fn send<T>(s: &Sender<T>) -> Side {
-        Side {
-            addr: s.chan_addr() | 1,
-            handle: s as *const Sender<T> as *const (),
-            abandon: abandon_send,
-        }
-    }
-
-    /// What an unselected [`SelectedOperation`] carries: no channel is at address 0.
-    const NONE: Side = Side {
-        addr: 0,
-        handle: std::ptr::null(),
-        abandon: abandon_none,
-    };
-}
-
-/// Completes a selected receive whose [`SelectedOperation`] is dropped, and drops the
-/// message: a claimed slot must be released, and a rendezvous peer is waiting.
-///
-/// # Safety
-///
-/// `handle` is the live `Receiver<T>` that `token` was selected for; `token` is used once.
-unsafe fn abandon_recv<T>(handle: *const (), token: &mut Token) {
-    // SAFETY: the caller's contract.
-    drop(unsafe { channel::read(&*(handle as *const Receiver<T>), token) });
-}
-
-/// A selected send that is dropped has no message for the slot it claimed or the peer
-/// that waits for it: either would wait forever (or, at the channel's drop, read a
-/// message that was never written). Unless the channel turned out closed (nothing
-/// claimed), that is fatal.
-///
-/// # Safety
-///
-/// As for [`abandon_recv`], with a `Sender<T>`.
-unsafe fn abandon_send(_handle: *const (), token: &mut Token) {
-    if !token.ptr.is_null() {
-        eprintln!(
-            "gogreen: fatal: a selected send was dropped without its message (complete \
-             every `SelectedOperation` with `send` on the channel that was selected)"
-        );
-        std::process::abort();
-    }
-}
-
-/// # Safety
-///
-/// None needed; for [`Side::NONE`], whose operation is never completed.
-unsafe fn abandon_none(_handle: *const (), _token: &mut Token) {}
 
 impl<'a> Handle<'a> {
     /// A receive from `r`.
@@ -126,7 +49,6 @@ impl<'a> Handle<'a> {
         Handle {
             handle: r,
             index: 0,
-            side: Side::recv(r),
         }
     }
 
@@ -136,7 +58,6 @@ impl<'a> Handle<'a> {
         Handle {
             handle: s,
             index: 0,
-            side: Side::send(s),
         }
     }
 }
@@ -188,11 +109,11 @@ fn with_entries<R>(waiter: &Waiter, n: usize, f: impl FnOnce(&[Entry]) -> R) -> 
 }
 
 /// Blocks until one operation is selected, or until the timeout; the core of `select`.
-fn run_select(
-    handles: &mut [Handle<'_>],
+fn run_select<'a>(
+    handles: &mut [Handle<'a>],
     timeout: Timeout,
     biased: bool,
-) -> Option<(Token, usize, Side)> {
+) -> Option<(Token, usize, &'a (dyn Selectable + 'a))> {
     if handles.is_empty() {
         // Go's `select {}`: nothing can ever be chosen.
         if !matches!(timeout, Timeout::Now) {
@@ -206,7 +127,7 @@ fn run_select(
     let mut token = Token::default();
     for h in handles.iter() {
         if h.handle.try_select(&mut token) {
-            return Some((token, h.index, h.side));
+            return Some((token, h.index, h.handle));
         }
     }
     // Even a select that must not block registers once (see `select_round`): trying each
@@ -216,12 +137,12 @@ fn run_select(
     with_entries(&waiter, handles.len(), |entries| {
         loop {
             if let Some(i) = select_round(handles, entries, &waiter, timeout, &mut token) {
-                return Some((token, handles[i].index, handles[i].side));
+                return Some((token, handles[i].index, handles[i].handle));
             }
             // Aborted, woken by a close, or the winner slipped away: try again.
             for h in handles.iter() {
                 if h.handle.try_select(&mut token) {
-                    return Some((token, h.index, h.side));
+                    return Some((token, h.index, h.handle));
                 }
             }
             if timeout.has_passed() {
@@ -446,11 +367,13 @@ fn number(handles: &mut [Handle<'_>]) {
     }
 }
 
-fn selected<'a>((token, index, side): (Token, usize, Side)) -> SelectedOperation<'a> {
+fn selected<'a>(
+    (token, index, handle): (Token, usize, &'a (dyn Selectable + 'a)),
+) -> SelectedOperation<'a> {
     SelectedOperation {
         token,
         index,
-        side,
+        handle: Some(handle),
         _marker: PhantomData,
     }
 }
@@ -473,7 +396,7 @@ fn not_selected<'a>() -> SelectedOperation<'a> {
     SelectedOperation {
         token: Token::default(),
         index: NONE,
-        side: Side::NONE,
+        handle: None,
         _marker: PhantomData,
     }
 }
@@ -676,7 +599,6 @@ impl Clone for Select<'_> {
                 .map(|h| Handle {
                     handle: h.handle,
                     index: h.index,
-                    side: h.side,
                 })
                 .collect(),
             next_index: self.next_index,
@@ -705,13 +627,24 @@ impl std::fmt::Debug for Select<'_> {
 pub struct SelectedOperation<'a> {
     token: Token,
     index: usize,
-    side: Side,
+    /// The handle that was added for the operation; `None` for "nothing selected".
+    handle: Option<&'a (dyn Selectable + 'a)>,
     /// Not `Send`: a rendezvous token may hold the waiting peer's unparker, and the
     /// operation must be completed where it was begun.
     _marker: PhantomData<(&'a (), *const u8)>,
 }
 
 impl SelectedOperation<'_> {
+    /// Whether `h` may complete the operation: the handle that was added (one comparison,
+    /// the common case), or another one of the same channel and side.
+    #[inline]
+    fn is_for(&self, h: &dyn Selectable) -> bool {
+        self.handle.is_some_and(|mine| {
+            std::ptr::addr_eq(mine as *const dyn Selectable, h as *const dyn Selectable)
+                || mine.side() == h.side()
+        })
+    }
+
     /// The index of the chosen operation.
     pub fn index(&self) -> usize {
         self.index
@@ -726,7 +659,7 @@ impl SelectedOperation<'_> {
     /// this operation, or a clone of it).
     pub fn send<T>(mut self, s: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
         assert!(
-            Side::send(s).addr == self.side.addr,
+            self.is_for(s),
             "passed a sender of another channel than the one selected"
         );
         let mut token = mem::take(&mut self.token);
@@ -743,7 +676,7 @@ impl SelectedOperation<'_> {
     /// for this operation, or a clone of it).
     pub fn recv<T>(mut self, r: &Receiver<T>) -> Result<T, RecvError> {
         assert!(
-            Side::recv(r).addr == self.side.addr,
+            self.is_for(r),
             "passed a receiver of another channel than the one selected"
         );
         let mut token = mem::take(&mut self.token);
@@ -755,15 +688,14 @@ impl SelectedOperation<'_> {
 
 impl Drop for SelectedOperation<'_> {
     fn drop(&mut self) {
-        if self.index == NONE {
+        let Some(handle) = self.handle else {
             return;
-        }
+        };
         // The operation is half done: end it, so that the channel stays usable (a receive
-        // drops its message; see `abandon_send` for a send).
+        // drops its message; see `Selectable::abandon` for a send).
         let mut token = mem::take(&mut self.token);
-        // SAFETY: `side` was made from the handle the token was selected for, which the
-        // borrow `'a` keeps alive, and the token is not used again.
-        unsafe { (self.side.abandon)(self.side.handle, &mut token) };
+        // SAFETY: the token was filled for this handle, and is not used again.
+        unsafe { handle.abandon(&mut token) };
         // Not while unwinding already (a wrong handle passed to `send`/`recv`, a panicking
         // message expression): a second panic would abort.
         if !std::thread::panicking() {

@@ -84,3 +84,28 @@ pub(crate) trait SelectHandle {
     /// Undoes `watch`.
     fn unwatch(&self, entry: &Entry);
 }
+
+/// A `Sender` or `Receiver` as a select holds it: a [`SelectHandle`], plus what a
+/// `SelectedOperation` needs to check and to end the operation.
+pub(crate) trait Selectable: SelectHandle {
+    /// The channel and direction: the channel's address, with the low bit set for a send.
+    ///
+    /// The same for every handle of one channel and side, so a clone of the added handle
+    /// completes the operation as well. Unique among live channels: a select or a
+    /// `SelectedOperation` borrows its handles, which keep their channels alive, so no
+    /// other channel, of any message type, has the same address meanwhile. (Channels are
+    /// at least word-aligned: the low bit is free.)
+    fn side(&self) -> usize;
+
+    /// Ends an operation that was selected into `token` but whose `SelectedOperation` is
+    /// dropped uncompleted. A receive completes and drops its message (a claimed slot must
+    /// be released, a rendezvous peer is waiting). A send has no message for the slot it
+    /// claimed or the peer that waits for it, which would wait forever (or, at the
+    /// channel's drop, a never-written message would be read): unless the channel turned
+    /// out closed (nothing claimed), that is fatal.
+    ///
+    /// # Safety
+    ///
+    /// `token` was filled by this handle's `try_select` or `accept`, and is used once.
+    unsafe fn abandon(&self, token: &mut Token);
+}
