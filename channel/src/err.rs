@@ -276,3 +276,16 @@ impl fmt::Display for ReadyTimeoutError {
 }
 
 impl Error for ReadyTimeoutError {}
+
+/// The two ways a receive fails, as the caller's error type spells them.
+///
+/// The flavors build the caller's `Result<T, E>` themselves, with the message moved
+/// straight from where it lies into it: converting one `Result` into another on the way
+/// up would copy the message once more per frame (see "Stack" in `docs/channels.md`).
+#[derive(Clone, Copy)]
+pub(crate) struct RecvErrs<E> {
+    /// Nothing ready in time: `Empty`, `Timeout`.
+    pub(crate) not_ready: E,
+    /// Closed and drained.
+    pub(crate) closed: E,
+}

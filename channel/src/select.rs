@@ -657,15 +657,32 @@ impl SelectedOperation<'_> {
     ///
     /// If `s` is not a sender of the channel whose send was selected (the one added for
     /// this operation, or a clone of it).
-    pub fn send<T>(mut self, s: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
+    // Always inlined, with the work in `send_from`: the message stays in the caller's
+    // frame, and only its address goes further (see "Stack" in `docs/channels.md`).
+    #[inline(always)]
+    pub fn send<T>(self, s: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
         assert!(
             self.is_for(s),
             "passed a sender of another channel than the one selected"
         );
+        let msg = mem::ManuallyDrop::new(msg);
+        // SAFETY: checked above; `msg` is a message in, not used again unless it comes
+        // back.
+        match unsafe { self.send_from(s, &*msg) } {
+            Ok(()) => Ok(()),
+            Err(()) => Err(SendError(mem::ManuallyDrop::into_inner(msg))),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `self.is_for(s)`; `msg` is a message in (see `channel.rs`).
+    unsafe fn send_from<T>(mut self, s: &Sender<T>, msg: *const T) -> Result<(), ()> {
         let mut token = mem::take(&mut self.token);
         mem::forget(self);
-        // SAFETY: the token was filled for this sender (checked above), and is used once.
-        unsafe { channel::write(s, &mut token, msg) }.map_err(SendError)
+        // SAFETY: the token was filled for this sender's channel and side (the caller's
+        // contract), and is used once; the caller's contract for `msg`.
+        unsafe { channel::write(s, &mut token, msg) }
     }
 
     /// Completes the chosen receive. Fails if the channel was closed and empty.
@@ -674,6 +691,7 @@ impl SelectedOperation<'_> {
     ///
     /// If `r` is not a receiver of the channel whose receive was selected (the one added
     /// for this operation, or a clone of it).
+    #[inline]
     pub fn recv<T>(mut self, r: &Receiver<T>) -> Result<T, RecvError> {
         assert!(
             self.is_for(r),
@@ -681,8 +699,9 @@ impl SelectedOperation<'_> {
         );
         let mut token = mem::take(&mut self.token);
         mem::forget(self);
-        // SAFETY: the token was filled for this receiver (checked above), and is used once.
-        unsafe { channel::read(r, &mut token) }.map_err(|()| RecvError)
+        // SAFETY: the token was filled for this receiver's channel and side (checked
+        // above), and is used once.
+        unsafe { channel::read(r, &mut token, RecvError) }
     }
 }
 

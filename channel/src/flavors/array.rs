@@ -23,7 +23,8 @@ use std::time::Instant;
 use crossbeam_utils::CachePadded;
 
 use crate::backoff::Spin;
-use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::err::{RecvErrs, SendTimeoutError, TrySendError};
+use crate::flavors::defer;
 use crate::loom::{AtomicUsize, UnsafeCell, fence};
 use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
@@ -145,20 +146,21 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Writes into the slot `start_send` claimed.
+    /// Moves the message at `msg` into the slot `start_send` claimed; `Err` if closed.
     ///
     /// # Safety
     ///
-    /// `token` comes from a successful `start_send` on this channel, and is used once.
-    pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
+    /// `token` comes from a successful `start_send` on this channel, and is used once;
+    /// `msg` is a message in (see `channel.rs`).
+    pub(crate) unsafe fn write(&self, token: &mut Token, msg: *const T) -> Result<(), ()> {
         if token.ptr.is_null() {
-            return Err(msg);
+            return Err(());
         }
         // SAFETY: `start_send` pointed the token at a slot of `buffer` that we own now.
         let slot = unsafe { &*(token.ptr as *const Slot<T>) };
-        // SAFETY: the slot is ours until the stamp store below.
+        // SAFETY: the slot is ours until the stamp store below; `msg` is valid to read.
         slot.msg
-            .with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
+            .with_mut(|p| unsafe { ptr::copy_nonoverlapping(msg, p.cast::<T>(), 1) });
         // Release pairs with the Acquire in `start_recv`.
         slot.stamp.store(token.stamp, Ordering::Release);
         self.receivers.notify();
@@ -224,46 +226,56 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Reads from the slot `start_recv` claimed.
+    /// Moves the message out of the slot `start_recv` claimed, into the caller's
+    /// `Result`; `Err(closed)` if closed and empty.
     ///
     /// # Safety
     ///
     /// `token` comes from a successful `start_recv` on this channel, and is used once.
-    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+    pub(crate) unsafe fn read<E>(&self, token: &mut Token, closed: E) -> Result<T, E> {
         if token.ptr.is_null() {
-            return Err(());
+            return Err(closed);
         }
         // SAFETY: `start_recv` pointed the token at a slot of `buffer` that we own now.
         let slot = unsafe { &*(token.ptr as *const Slot<T>) };
+        let stamp = token.stamp;
+        // Runs once the message is out (see `Defer`).
+        let _release = defer(|| {
+            // Release pairs with the Acquire in `start_send`.
+            slot.stamp.store(stamp, Ordering::Release);
+            self.senders.notify();
+        });
         // SAFETY: the slot is ours and holds a message (its stamp said so).
-        let msg = slot.msg.with(|p| unsafe { p.read().assume_init() });
-        // Release pairs with the Acquire in `start_send`.
-        slot.stamp.store(token.stamp, Ordering::Release);
-        self.senders.notify();
-        Ok(msg)
+        Ok(slot.msg.with(|p| unsafe { p.read().assume_init() }))
     }
 
-    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+    /// # Safety
+    ///
+    /// `msg` is a message in (see `channel.rs`).
+    pub(crate) unsafe fn try_send(&self, msg: *const T) -> Result<(), TrySendError<()>> {
         let token = &mut Token::default();
         if self.start_send(token) {
-            // SAFETY: a successful `start_send`.
+            // SAFETY: a successful `start_send`; the caller's contract.
             unsafe { self.write(token, msg) }.map_err(TrySendError::Disconnected)
         } else {
-            Err(TrySendError::Full(msg))
+            Err(TrySendError::Full(()))
         }
     }
 
-    pub(crate) fn send(
+    /// # Safety
+    ///
+    /// `msg` is a message in (see `channel.rs`).
+    pub(crate) unsafe fn send(
         &self,
-        msg: T,
+        msg: *const T,
         deadline: Option<Instant>,
-    ) -> Result<(), SendTimeoutError<T>> {
+    ) -> Result<(), SendTimeoutError<()>> {
         let token = &mut Token::default();
         loop {
             let mut spin = Spin::new();
             loop {
                 if self.start_send(token) {
-                    // SAFETY: a successful `start_send`.
+                    // SAFETY: a successful `start_send`; the caller's contract.
                     return unsafe { self.write(token, msg) }
                         .map_err(SendTimeoutError::Disconnected);
                 }
@@ -273,32 +285,31 @@ impl<T> Channel<T> {
                 spin.snooze();
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(SendTimeoutError::Timeout(msg));
+                return Err(SendTimeoutError::Timeout(()));
             }
             self.senders
                 .wait(&|| !self.is_full() || self.is_disconnected(), deadline);
         }
     }
 
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+    pub(crate) fn try_recv<E>(&self, errs: RecvErrs<E>) -> Result<T, E> {
         let token = &mut Token::default();
         if self.start_recv(token) {
             // SAFETY: a successful `start_recv`.
-            unsafe { self.read(token) }.map_err(|()| TryRecvError::Disconnected)
+            unsafe { self.read(token, errs.closed) }
         } else {
-            Err(TryRecvError::Empty)
+            Err(errs.not_ready)
         }
     }
 
-    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    pub(crate) fn recv<E>(&self, deadline: Option<Instant>, errs: RecvErrs<E>) -> Result<T, E> {
         let token = &mut Token::default();
         loop {
             let mut spin = Spin::new();
             loop {
                 if self.start_recv(token) {
                     // SAFETY: a successful `start_recv`.
-                    return unsafe { self.read(token) }
-                        .map_err(|()| RecvTimeoutError::Disconnected);
+                    return unsafe { self.read(token, errs.closed) };
                 }
                 if spin.is_completed() {
                     break;
@@ -306,7 +317,7 @@ impl<T> Channel<T> {
                 spin.snooze();
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(RecvTimeoutError::Timeout);
+                return Err(errs.not_ready);
             }
             self.receivers
                 .wait(&|| !self.is_empty() || self.is_disconnected(), deadline);

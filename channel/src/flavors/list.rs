@@ -20,7 +20,8 @@ use std::time::Instant;
 use crossbeam_utils::CachePadded;
 
 use crate::backoff::Spin;
-use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::err::RecvErrs;
+use crate::flavors::defer;
 use crate::loom::{AtomicPtr, AtomicUsize, LOOM, UnsafeCell, fence};
 use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
@@ -241,21 +242,22 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Writes into the slot `start_send` claimed.
+    /// Moves the message at `msg` into the slot `start_send` claimed; `Err` if closed.
     ///
     /// # Safety
     ///
-    /// `token` comes from a `start_send` on this channel, and is used once.
-    pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
+    /// `token` comes from a `start_send` on this channel, and is used once; `msg` is a
+    /// message in (see `channel.rs`).
+    pub(crate) unsafe fn write(&self, token: &mut Token, msg: *const T) -> Result<(), ()> {
         if token.ptr.is_null() {
-            return Err(msg);
+            return Err(());
         }
         let block = token.ptr as *const Block<T>;
         // SAFETY: the block lives until all its slots are read, and ours is not yet written.
         let slot = unsafe { (*block).slots.get_unchecked(token.stamp) };
-        // SAFETY: the slot is ours until we set `WRITE`.
+        // SAFETY: the slot is ours until we set `WRITE`; `msg` is valid to read.
         slot.msg
-            .with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
+            .with_mut(|p| unsafe { ptr::copy_nonoverlapping(msg, p.cast::<T>(), 1) });
         // Release pairs with the Acquire in `wait_write`.
         slot.state.fetch_or(WRITE, Ordering::Release);
         self.receivers.notify();
@@ -337,68 +339,66 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Reads from the slot `start_recv` claimed.
+    /// Moves the message out of the slot `start_recv` claimed, into the caller's
+    /// `Result`; `Err(closed)` if closed and empty.
     ///
     /// # Safety
     ///
     /// `token` comes from a successful `start_recv` on this channel, and is used once.
-    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+    pub(crate) unsafe fn read<E>(&self, token: &mut Token, closed: E) -> Result<T, E> {
         if token.ptr.is_null() {
-            return Err(());
+            return Err(closed);
         }
         let block = token.ptr as *mut Block<T>;
         let offset = token.stamp;
         // SAFETY: the block lives until its slots are all read, and ours is not.
         let slot = unsafe { (*block).slots.get_unchecked(offset) };
         slot.wait_write();
-        // SAFETY: the slot is written (`WRITE`) and ours to read.
-        let msg = slot.msg.with(|p| unsafe { p.read().assume_init() });
-        if offset + 1 == BLOCK_CAP {
-            // SAFETY: we read the last slot, so every slot is claimed.
-            unsafe { Block::destroy(block, 0) };
-        } else if slot.state.fetch_or(READ, Ordering::AcqRel) & DESTROY != 0 {
-            // SAFETY: the destroyer left the rest to us.
-            unsafe { Block::destroy(block, offset + 1) };
-        }
-        Ok(msg)
-    }
-
-    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
-        self.send(msg).map_err(|e| match e {
-            SendTimeoutError::Disconnected(msg) | SendTimeoutError::Timeout(msg) => {
-                TrySendError::Disconnected(msg)
+        // Runs once the message is out (see `Defer`).
+        let _release = defer(|| {
+            if offset + 1 == BLOCK_CAP {
+                // SAFETY: we read the last slot, so every slot is claimed.
+                unsafe { Block::destroy(block, 0) };
+            } else if slot.state.fetch_or(READ, Ordering::AcqRel) & DESTROY != 0 {
+                // SAFETY: the destroyer left the rest to us.
+                unsafe { Block::destroy(block, offset + 1) };
             }
-        })
+        });
+        // SAFETY: the slot is written (`WRITE`) and ours to read.
+        Ok(slot.msg.with(|p| unsafe { p.read().assume_init() }))
     }
 
-    /// Sends; never blocks.
-    pub(crate) fn send(&self, msg: T) -> Result<(), SendTimeoutError<T>> {
+    /// Sends; never blocks, fails only if closed.
+    ///
+    /// # Safety
+    ///
+    /// `msg` is a message in (see `channel.rs`).
+    pub(crate) unsafe fn send(&self, msg: *const T) -> Result<(), ()> {
         let token = &mut Token::default();
         let claimed = self.start_send(token);
         debug_assert!(claimed);
-        // SAFETY: `start_send` always succeeds for this flavor.
-        unsafe { self.write(token, msg) }.map_err(SendTimeoutError::Disconnected)
+        // SAFETY: `start_send` always succeeds for this flavor; the caller's contract.
+        unsafe { self.write(token, msg) }
     }
 
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+    pub(crate) fn try_recv<E>(&self, errs: RecvErrs<E>) -> Result<T, E> {
         let token = &mut Token::default();
         if self.start_recv(token) {
             // SAFETY: a successful `start_recv`.
-            unsafe { self.read(token) }.map_err(|()| TryRecvError::Disconnected)
+            unsafe { self.read(token, errs.closed) }
         } else {
-            Err(TryRecvError::Empty)
+            Err(errs.not_ready)
         }
     }
 
-    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    pub(crate) fn recv<E>(&self, deadline: Option<Instant>, errs: RecvErrs<E>) -> Result<T, E> {
         let token = &mut Token::default();
         loop {
             let mut spin = Spin::new();
             loop {
                 if self.start_recv(token) {
                     // SAFETY: a successful `start_recv`.
-                    return unsafe { self.read(token) }
-                        .map_err(|()| RecvTimeoutError::Disconnected);
+                    return unsafe { self.read(token, errs.closed) };
                 }
                 if spin.is_completed() {
                     break;
@@ -406,7 +406,7 @@ impl<T> Channel<T> {
                 spin.snooze();
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(RecvTimeoutError::Timeout);
+                return Err(errs.not_ready);
             }
             self.receivers
                 .wait(&|| !self.is_empty() || self.is_disconnected(), deadline);
