@@ -765,6 +765,10 @@ impl<T> SelectHandle for Receiver<T> {
         recv_handle!(self, h => h.deadline())
     }
 
+    fn version(&self) -> u64 {
+        recv_handle!(self, h => h.version())
+    }
+
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract, passed on.
         recv_handle!(self, h => unsafe { h.register(entry) })
@@ -799,6 +803,10 @@ impl<T> SelectHandle for Sender<T> {
 
     fn deadline(&self) -> Option<Instant> {
         None
+    }
+
+    fn version(&self) -> u64 {
+        send_handle!(self, h => h.version())
     }
 
     unsafe fn register(&self, entry: &Entry) -> bool {

@@ -8,8 +8,10 @@
 //! 2. Otherwise make one [`Waiter`] and one [`Entry`] per operation (on the stack for a
 //!    few, in a `Vec` for many), and register every entry with its channel. A channel that
 //!    is ready already makes us abort registration. A select that must not block (a
-//!    `default` arm, `try_select`) registers too, then aborts at once instead of parking:
-//!    step 1 alone sees each channel at a different moment and is not linearizable.
+//!    `default` arm, `try_select`) reads each channel's version before its try and again
+//!    after all ([`Versions`]); if one changed, it registers too, then aborts at once
+//!    instead of parking: step 1 alone sees each channel at a different moment and is not
+//!    linearizable.
 //! 3. Park. The first channel to fire selects us with a CAS on the waiter's state, naming
 //!    its entry; every other channel's CAS fails, and they move on to their next waiter.
 //!    A timer arm contributes its deadline to the park instead.
@@ -125,14 +127,20 @@ fn run_select<'a>(
         shuffle(handles);
     }
     let mut token = Token::default();
-    for h in handles.iter() {
+    let mut seen = Versions::new(handles, timeout);
+    for (i, h) in handles.iter().enumerate() {
+        seen.record(i, h);
         if h.handle.try_select(&mut token) {
             return Some((token, h.index, h.handle));
         }
     }
-    // Even a select that must not block registers once (see `select_round`): trying each
-    // operation in turn sees each channel at a different moment, and a message can move
-    // from a channel not yet tried to one already tried in between.
+    if seen.unchanged(handles) {
+        return None;
+    }
+    // A select that must not block, and that saw some channel change, registers once
+    // (see `select_round`): trying each operation in turn sees each channel at a
+    // different moment, and a message can move from a channel not yet tried to one
+    // already tried in between.
     let waiter = Waiter::new();
     with_entries(&waiter, handles.len(), |entries| {
         loop {
@@ -150,6 +158,56 @@ fn run_select<'a>(
             }
         }
     })
+}
+
+/// What a select that must not block saw of each channel before trying it: see
+/// [`Versions::unchanged`].
+struct Versions {
+    /// Whether to record at all: only for [`Timeout::Now`], and for at most [`INLINE`]
+    /// operations (more go the slow way, registering).
+    on: bool,
+    seen: [u64; INLINE],
+}
+
+impl Versions {
+    fn new(handles: &[Handle<'_>], timeout: Timeout) -> Versions {
+        Versions {
+            on: matches!(timeout, Timeout::Now) && handles.len() <= INLINE,
+            seen: [0; INLINE],
+        }
+    }
+
+    /// Records handle `i`'s version, just before it is tried.
+    #[inline]
+    fn record(&mut self, i: usize, h: &Handle<'_>) {
+        if self.on {
+            self.seen[i] = h.handle.version();
+        }
+    }
+
+    /// Whether nothing was ready at one moment, given that each operation failed its try:
+    /// the double collect of snapshot algorithms.
+    ///
+    /// 1. Timers first: one not ready now, whose version did not change (nobody took its
+    ///    message), was not ready since its try, the clock only ever making it ready.
+    ///    Call the moment of the first of these checks P.
+    /// 2. Then every operation's version again: if it is the one read before its try,
+    ///    nothing but the clock made it ready since (`SelectHandle::version`), so it was
+    ///    not ready from its try, which came before P, to this check, which comes after.
+    ///
+    /// So at P no operation was ready, and the select may report that. If anything
+    /// changed, the caller registers instead (`select_round`), which is linearizable
+    /// too but costs every channel's lock.
+    fn unchanged(&self, handles: &[Handle<'_>]) -> bool {
+        self.on
+            && handles
+                .iter()
+                .all(|h| h.handle.deadline().is_none() || !h.handle.is_ready())
+            && handles
+                .iter()
+                .zip(&self.seen)
+                .all(|(h, &v)| h.handle.version() == v)
+    }
 }
 
 /// One round of register, wait, unregister; returns the position of the accepted handle.
@@ -244,6 +302,19 @@ fn run_ready(handles: &mut [Handle<'_>], timeout: Timeout, biased: bool) -> Opti
     }
     if !biased {
         shuffle(handles);
+    }
+    if matches!(timeout, Timeout::Now) {
+        // As in `run_select`: versions around one look at each, else a watching round.
+        let mut seen = Versions::new(handles, timeout);
+        for (i, h) in handles.iter().enumerate() {
+            seen.record(i, h);
+            if h.handle.is_ready() {
+                return Some(h.index);
+            }
+        }
+        if seen.unchanged(handles) {
+            return None;
+        }
     }
     let waiter = Waiter::new();
     with_entries(&waiter, handles.len(), |entries| {

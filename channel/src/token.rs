@@ -56,6 +56,16 @@ pub(crate) trait SelectHandle {
     /// When the operation becomes ready by itself (timers).
     fn deadline(&self) -> Option<Instant>;
 
+    /// A number that changes whenever something other than the clock may have made the
+    /// operation ready: a `SeqCst` read of the position the other side moves (and that
+    /// carries the closed mark), a count of registrations, a timer's receive. Operations
+    /// with a `deadline` become ready with the clock too, which the version does not see.
+    ///
+    /// A non-blocking select reads it before it tries each operation and again after
+    /// (`select::Versions`): if no operation was ready at its try and no number changed
+    /// (and no timer is ready now), there was a moment at which none was ready.
+    fn version(&self) -> u64;
+
     /// Registers `entry` as a blocked operation; returns whether the operation is ready
     /// already (the caller then aborts its wait).
     ///

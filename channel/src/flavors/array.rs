@@ -477,6 +477,11 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
         None
     }
 
+    fn version(&self) -> u64 {
+        // Only a send (moving `tail`) or a close (marking it) makes a receive ready.
+        self.0.tail.load(Ordering::SeqCst) as u64
+    }
+
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
         unsafe { self.0.receivers.register(entry, || self.is_ready()) }
@@ -512,6 +517,14 @@ impl<T> SelectHandle for SendHandle<'_, T> {
 
     fn deadline(&self) -> Option<Instant> {
         None
+    }
+
+    fn version(&self) -> u64 {
+        // Only a receive (moving `head`) or a close (marking `tail`) makes a send ready;
+        // `head` never has the mark bit.
+        let head = self.0.head.load(Ordering::SeqCst);
+        let mark = self.0.tail.load(Ordering::SeqCst) & self.0.mark_bit;
+        (head | mark) as u64
     }
 
     unsafe fn register(&self, entry: &Entry) -> bool {

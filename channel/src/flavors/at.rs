@@ -90,6 +90,11 @@ impl SelectHandle for RecvHandle<'_> {
         }
     }
 
+    fn version(&self) -> u64 {
+        // Changes when the message is taken; the clock is checked apart (`deadline`).
+        u64::from(self.0.received.load(Ordering::SeqCst))
+    }
+
     unsafe fn register(&self, _entry: &Entry) -> bool {
         self.is_ready()
     }

@@ -589,6 +589,11 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
         None
     }
 
+    fn version(&self) -> u64 {
+        // Only a send (moving `tail`) or a close (marking it) makes a receive ready.
+        self.0.tail.index.load(Ordering::SeqCst) as u64
+    }
+
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
         unsafe { self.0.receivers.register(entry, || self.is_ready()) }
@@ -623,6 +628,11 @@ impl<T> SelectHandle for SendHandle<'_, T> {
 
     fn deadline(&self) -> Option<Instant> {
         None
+    }
+
+    fn version(&self) -> u64 {
+        // Always ready.
+        0
     }
 
     unsafe fn register(&self, _entry: &Entry) -> bool {

@@ -36,6 +36,11 @@ impl<T> SelectHandle for Channel<T> {
         None
     }
 
+    fn version(&self) -> u64 {
+        // Never ready.
+        0
+    }
+
     unsafe fn register(&self, _entry: &Entry) -> bool {
         false
     }

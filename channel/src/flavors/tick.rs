@@ -115,6 +115,11 @@ impl SelectHandle for RecvHandle<'_> {
         self.0.instant(self.0.next.load(Ordering::Relaxed))
     }
 
+    fn version(&self) -> u64 {
+        // Moves when a tick is taken; the clock is checked apart (`deadline`).
+        self.0.next.load(Ordering::SeqCst)
+    }
+
     unsafe fn register(&self, _entry: &Entry) -> bool {
         self.is_ready()
     }

@@ -143,6 +143,9 @@ struct Inner {
     /// Blocked receivers and `select` receive arms.
     receivers: WaitList,
     is_disconnected: bool,
+    /// Counts registrations on either list and the close: whatever may make an operation
+    /// ready (`SelectHandle::version`).
+    version: u64,
 }
 
 /// A rendezvous channel.
@@ -164,6 +167,7 @@ impl<T> Channel<T> {
                 senders: WaitList::new(),
                 receivers: WaitList::new(),
                 is_disconnected: false,
+                version: 0,
             }),
             _marker: PhantomData,
         }
@@ -369,6 +373,7 @@ impl<T> Channel<T> {
         // selects it, or below) and, if selected, once the receiver is done with the
         // message (`wait_ready`).
         unsafe { inner.senders.register(&entry) };
+        inner.version += 1;
         inner.receivers.notify_observers();
         drop(inner);
         match waiter.spin_then_wait_until(deadline) {
@@ -469,6 +474,7 @@ impl<T> Channel<T> {
         // that selects it, or below) and, if selected, once the sender is done with `out`
         // (`wait_ready`).
         unsafe { inner.receivers.register(&entry) };
+        inner.version += 1;
         inner.senders.notify_observers();
         drop(inner);
         match waiter.spin_then_wait_until(deadline) {
@@ -490,6 +496,7 @@ impl<T> Channel<T> {
             return false;
         }
         inner.is_disconnected = true;
+        inner.version += 1;
         // Wake every blocked operation, a batch per hold of the lock (see
         // `WaitList::disconnect_some`). New operations see `is_disconnected` and fail.
         let mut batch: [Option<Unparker>; CLOSE_BATCH] = Default::default();
@@ -564,6 +571,10 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
         None
     }
 
+    fn version(&self) -> u64 {
+        self.0.inner.lock().version
+    }
+
     unsafe fn register(&self, entry: &Entry) -> bool {
         // The sender writes into this packet and we read it: it lives as long as the
         // entry, so a small one fits in the entry itself.
@@ -572,6 +583,7 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
         let mut inner = self.0.inner.lock();
         // SAFETY: the caller's contract; the packet lives until `unregister` or `read`.
         unsafe { inner.receivers.register(entry) };
+        inner.version += 1;
         inner.senders.notify_observers();
         // Not our own send arm on the same channel: a select never meets itself.
         inner.senders.has_waiting_other(entry.waiter()) || inner.is_disconnected
@@ -635,12 +647,17 @@ impl<T> SelectHandle for SendHandle<'_, T> {
         None
     }
 
+    fn version(&self) -> u64 {
+        self.0.inner.lock().version
+    }
+
     unsafe fn register(&self, entry: &Entry) -> bool {
         entry.packet.set(ArmPacket::<T>::on_heap() as *mut ());
         let mut inner = self.0.inner.lock();
         // SAFETY: the caller's contract; the packet lives until `unregister` or a
         // receiver's `read`.
         unsafe { inner.senders.register(entry) };
+        inner.version += 1;
         inner.receivers.notify_observers();
         inner.receivers.has_waiting_other(entry.waiter()) || inner.is_disconnected
     }
