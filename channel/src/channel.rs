@@ -13,11 +13,11 @@
 //! drop it again; on `Err` it is untouched and still the caller's.
 //!
 //! A public `send` keeps its argument in a `ManuallyDrop` and hands the flavor its
-//! address. A receive goes the other way: each flavor returns the caller's own
-//! `Result<T, E>` (the errors come down in a `RecvErrs`), built where the message is moved
-//! out of its slot or packet, and every frame above returns that value unchanged, which
-//! the compiler passes up without copying it. So a message costs the stack of about one
-//! copy, the caller's, whatever the flavor.
+//! address. A receive goes the other way: each flavor returns what the caller returns
+//! (`Result<T, RecvError>`, ..., `Option<T>` for the iterators; see `Received`), built
+//! where the message is moved out of its slot or packet, and every frame above returns
+//! that value unchanged, which the compiler passes up without copying it. So a message
+//! costs the stack of about one copy, the caller's, whatever the flavor.
 
 use std::fmt;
 use std::iter::FusedIterator;
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::counter::Counter;
 use crate::err::{
-    RecvError, RecvErrs, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+    Received, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 use crate::flavors::{array, at, list, never, tick, zero};
 use crate::loom::Arc;
@@ -158,22 +158,17 @@ fn identity(t: Instant) -> Instant {
     t
 }
 
-const TIMEOUT_ERRS: RecvErrs<RecvTimeoutError> = RecvErrs {
-    not_ready: RecvTimeoutError::Timeout,
-    closed: RecvTimeoutError::Disconnected,
-};
-
-/// A timer receiver's result: the delivered `Instant` as `T`, or `not_ready` (timers never
-/// close).
+/// A timer receiver's result: the delivered `Instant` as `T`, or "not ready" (timers
+/// never close).
 ///
 /// Not inlined: the `T` that `f` returns would give every frame it is inlined into a
 /// `T`-sized slot, for every `T` (even where this never runs, as it runs only for
 /// `T = Instant`).
 #[inline(never)]
-fn timer_result<T, E>(t: Option<Instant>, f: fn(Instant) -> T, not_ready: E) -> Result<T, E> {
+fn timer_result<T, R: Received<T>>(t: Option<Instant>, f: fn(Instant) -> T) -> R {
     match t {
-        Some(t) => Ok(f(t)),
-        None => Err(not_ready),
+        Some(t) => R::msg(f(t)),
+        None => R::not_ready(),
     }
 }
 
@@ -432,21 +427,18 @@ impl<T> Receiver<T> {
     /// `Disconnected` if the channel is closed and empty.
     #[inline]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.try_recv_with(RecvErrs {
-            not_ready: TryRecvError::Empty,
-            closed: TryRecvError::Disconnected,
-        })
+        self.try_recv_as()
     }
 
     #[inline]
-    fn try_recv_with<E>(&self, errs: RecvErrs<E>) -> Result<T, E> {
+    fn try_recv_as<R: Received<T>>(&self) -> R {
         match &self.flavor {
-            ReceiverFlavor::Array(c) => c.chan.try_recv(errs),
-            ReceiverFlavor::List(c) => c.chan.try_recv(errs),
-            ReceiverFlavor::Zero(c) => c.chan.try_recv(errs),
-            ReceiverFlavor::At(c, f) => timer_result(c.try_recv().ok(), *f, errs.not_ready),
-            ReceiverFlavor::Tick(c, f) => timer_result(c.try_recv().ok(), *f, errs.not_ready),
-            ReceiverFlavor::Never(_) => Err(errs.not_ready),
+            ReceiverFlavor::Array(c) => c.chan.try_recv(),
+            ReceiverFlavor::List(c) => c.chan.try_recv(),
+            ReceiverFlavor::Zero(c) => c.chan.try_recv(),
+            ReceiverFlavor::At(c, f) => timer_result(c.try_recv().ok(), *f),
+            ReceiverFlavor::Tick(c, f) => timer_result(c.try_recv().ok(), *f),
+            ReceiverFlavor::Never(_) => R::not_ready(),
         }
     }
 
@@ -456,40 +448,34 @@ impl<T> Receiver<T> {
     /// In a green thread only the green thread blocks.
     #[inline]
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.recv_with(
-            None,
-            RecvErrs {
-                not_ready: RecvError,
-                closed: RecvError,
-            },
-        )
+        self.recv_as(None)
     }
 
     /// Receives, blocking at most `timeout`.
     #[inline]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.recv_with(Instant::now().checked_add(timeout), TIMEOUT_ERRS)
+        self.recv_as(Instant::now().checked_add(timeout))
     }
 
     /// Receives, blocking at most until `deadline`.
     #[inline]
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
-        self.recv_with(Some(deadline), TIMEOUT_ERRS)
+        self.recv_as(Some(deadline))
     }
 
-    /// Every receive comes here, with the errors its caller returns: each flavor builds
-    /// that `Result` itself (see `RecvErrs`).
+    /// Every receive comes here, asking for what its caller returns: each flavor builds
+    /// that value itself (see `Received`).
     #[inline]
-    fn recv_with<E>(&self, deadline: Option<Instant>, errs: RecvErrs<E>) -> Result<T, E> {
+    fn recv_as<R: Received<T>>(&self, deadline: Option<Instant>) -> R {
         match &self.flavor {
-            ReceiverFlavor::Array(c) => c.chan.recv(deadline, errs),
-            ReceiverFlavor::List(c) => c.chan.recv(deadline, errs),
-            ReceiverFlavor::Zero(c) => c.chan.recv(deadline, errs),
-            ReceiverFlavor::At(c, f) => timer_result(c.recv(deadline).ok(), *f, errs.not_ready),
-            ReceiverFlavor::Tick(c, f) => timer_result(c.recv(deadline).ok(), *f, errs.not_ready),
+            ReceiverFlavor::Array(c) => c.chan.recv(deadline),
+            ReceiverFlavor::List(c) => c.chan.recv(deadline),
+            ReceiverFlavor::Zero(c) => c.chan.recv(deadline),
+            ReceiverFlavor::At(c, f) => timer_result(c.recv(deadline).ok(), *f),
+            ReceiverFlavor::Tick(c, f) => timer_result(c.recv(deadline).ok(), *f),
             ReceiverFlavor::Never(c) => {
                 let _ = c.recv(deadline);
-                Err(errs.not_ready)
+                R::not_ready()
             }
         }
     }
@@ -652,7 +638,7 @@ impl<T> Iterator for Iter<'_, T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        self.receiver.recv().ok()
+        self.receiver.recv_as(None)
     }
 }
 
@@ -673,7 +659,7 @@ impl<T> Iterator for TryIter<'_, T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        self.receiver.try_recv().ok()
+        self.receiver.try_recv_as()
     }
 }
 
@@ -692,7 +678,7 @@ impl<T> Iterator for IntoIter<T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        self.receiver.recv().ok()
+        self.receiver.recv_as(None)
     }
 }
 
@@ -853,7 +839,7 @@ impl<T> Selectable for Receiver<T> {
 
     unsafe fn abandon(&self, token: &mut Token) {
         // SAFETY: the caller's contract; the message, if any, is dropped here.
-        drop(unsafe { read(self, token, ()) });
+        drop(unsafe { read::<T, Option<T>>(self, token) });
     }
 }
 
@@ -878,24 +864,24 @@ impl<T> Selectable for Sender<T> {
     }
 }
 
-/// Completes a receive that `select` chose, into the caller's `Result`; `Err(closed)` if
-/// the channel was closed.
+/// Completes a receive that `select` chose, into what its caller returns; "closed" if the
+/// channel was.
 ///
 /// # Safety
 ///
 /// `token` was filled by `try_select` or `accept` of this receiver, and is used once.
-pub(crate) unsafe fn read<T, E>(r: &Receiver<T>, token: &mut Token, closed: E) -> Result<T, E> {
+pub(crate) unsafe fn read<T, R: Received<T>>(r: &Receiver<T>, token: &mut Token) -> R {
     match &r.flavor {
         // SAFETY: the caller's contract, passed on.
-        ReceiverFlavor::Array(c) => unsafe { c.chan.read(token, closed) },
+        ReceiverFlavor::Array(c) => unsafe { c.chan.read(token) },
         // SAFETY: as above.
-        ReceiverFlavor::List(c) => unsafe { c.chan.read(token, closed) },
+        ReceiverFlavor::List(c) => unsafe { c.chan.read(token) },
         // SAFETY: as above.
-        ReceiverFlavor::Zero(c) => unsafe { c.chan.read(token, closed) },
+        ReceiverFlavor::Zero(c) => unsafe { c.chan.read(token) },
         ReceiverFlavor::At(_, f) | ReceiverFlavor::Tick(_, f) => {
-            timer_result(token.instant.take(), *f, closed)
+            timer_result(token.instant.take(), *f)
         }
-        ReceiverFlavor::Never(_) => Err(closed),
+        ReceiverFlavor::Never(_) => R::closed(),
     }
 }
 

@@ -772,7 +772,7 @@ impl SelectedOperation<'_> {
         mem::forget(self);
         // SAFETY: the token was filled for this receiver's channel and side (checked
         // above), and is used once.
-        unsafe { channel::read(r, &mut token, RecvError) }
+        unsafe { channel::read(r, &mut token) }
     }
 }
 

@@ -138,6 +138,11 @@ fn select_send_one(s: &Sender<Big>, fill: u8) -> bool {
 }
 
 #[inline(never)]
+fn iter_recv_one(r: &Receiver<Big>) -> u8 {
+    r.iter().next().as_ref().map_or(0, |m| black_box(m).0[1])
+}
+
+#[inline(never)]
 fn macro_send_one(s: &Sender<Big>, fill: u8) -> bool {
     select! {
         send(s, Big([fill; SIZE])) -> res => res.is_ok(),
@@ -206,6 +211,16 @@ fn large_messages_cost_about_one_copy() {
         let d = measure(move || assert_eq!(recv_one(&r), 2));
         peer.join().unwrap();
         complaints.extend(check(name, "recv (blocking)", d, baseline, 0));
+
+        // The blocking iterator.
+        let (s, r) = make();
+        let peer = thread::spawn(move || {
+            later();
+            assert!(send_one(&s, 2));
+        });
+        let d = measure(move || assert_eq!(iter_recv_one(&r), 2));
+        peer.join().unwrap();
+        complaints.extend(check(name, "iter().next() (blocking)", d, baseline, 0));
 
         // send that finds room (or a blocked receiver).
         let (s, r) = make();

@@ -23,7 +23,7 @@ use std::time::Instant;
 use crossbeam_utils::CachePadded;
 
 use crate::backoff::Spin;
-use crate::err::{RecvErrs, SendTimeoutError, TrySendError};
+use crate::err::{Received, SendTimeoutError, TrySendError};
 use crate::flavors::defer;
 use crate::loom::{AtomicUsize, UnsafeCell, fence};
 use crate::token::{SelectHandle, Token};
@@ -232,9 +232,9 @@ impl<T> Channel<T> {
     /// # Safety
     ///
     /// `token` comes from a successful `start_recv` on this channel, and is used once.
-    pub(crate) unsafe fn read<E>(&self, token: &mut Token, closed: E) -> Result<T, E> {
+    pub(crate) unsafe fn read<R: Received<T>>(&self, token: &mut Token) -> R {
         if token.ptr.is_null() {
-            return Err(closed);
+            return R::closed();
         }
         // SAFETY: `start_recv` pointed the token at a slot of `buffer` that we own now.
         let slot = unsafe { &*(token.ptr as *const Slot<T>) };
@@ -246,7 +246,7 @@ impl<T> Channel<T> {
             self.senders.notify();
         });
         // SAFETY: the slot is ours and holds a message (its stamp said so).
-        Ok(slot.msg.with(|p| unsafe { p.read().assume_init() }))
+        R::msg(slot.msg.with(|p| unsafe { p.read().assume_init() }))
     }
 
     /// # Safety
@@ -292,24 +292,24 @@ impl<T> Channel<T> {
         }
     }
 
-    pub(crate) fn try_recv<E>(&self, errs: RecvErrs<E>) -> Result<T, E> {
+    pub(crate) fn try_recv<R: Received<T>>(&self) -> R {
         let token = &mut Token::default();
         if self.start_recv(token) {
             // SAFETY: a successful `start_recv`.
-            unsafe { self.read(token, errs.closed) }
+            unsafe { self.read(token) }
         } else {
-            Err(errs.not_ready)
+            R::not_ready()
         }
     }
 
-    pub(crate) fn recv<E>(&self, deadline: Option<Instant>, errs: RecvErrs<E>) -> Result<T, E> {
+    pub(crate) fn recv<R: Received<T>>(&self, deadline: Option<Instant>) -> R {
         let token = &mut Token::default();
         loop {
             let mut spin = Spin::new();
             loop {
                 if self.start_recv(token) {
                     // SAFETY: a successful `start_recv`.
-                    return unsafe { self.read(token, errs.closed) };
+                    return unsafe { self.read(token) };
                 }
                 if spin.is_completed() {
                     break;
@@ -317,7 +317,7 @@ impl<T> Channel<T> {
                 spin.snooze();
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(errs.not_ready);
+                return R::not_ready();
             }
             self.receivers
                 .wait(&|| !self.is_empty() || self.is_disconnected(), deadline);

@@ -20,7 +20,7 @@ use std::time::Instant;
 use crossbeam_utils::CachePadded;
 
 use crate::backoff::Spin;
-use crate::err::RecvErrs;
+use crate::err::Received;
 use crate::flavors::defer;
 use crate::loom::{AtomicPtr, AtomicUsize, LOOM, UnsafeCell, fence};
 use crate::token::{SelectHandle, Token};
@@ -345,9 +345,9 @@ impl<T> Channel<T> {
     /// # Safety
     ///
     /// `token` comes from a successful `start_recv` on this channel, and is used once.
-    pub(crate) unsafe fn read<E>(&self, token: &mut Token, closed: E) -> Result<T, E> {
+    pub(crate) unsafe fn read<R: Received<T>>(&self, token: &mut Token) -> R {
         if token.ptr.is_null() {
-            return Err(closed);
+            return R::closed();
         }
         let block = token.ptr as *mut Block<T>;
         let offset = token.stamp;
@@ -365,7 +365,7 @@ impl<T> Channel<T> {
             }
         });
         // SAFETY: the slot is written (`WRITE`) and ours to read.
-        Ok(slot.msg.with(|p| unsafe { p.read().assume_init() }))
+        R::msg(slot.msg.with(|p| unsafe { p.read().assume_init() }))
     }
 
     /// Sends; never blocks, fails only if closed.
@@ -381,24 +381,24 @@ impl<T> Channel<T> {
         unsafe { self.write(token, msg) }
     }
 
-    pub(crate) fn try_recv<E>(&self, errs: RecvErrs<E>) -> Result<T, E> {
+    pub(crate) fn try_recv<R: Received<T>>(&self) -> R {
         let token = &mut Token::default();
         if self.start_recv(token) {
             // SAFETY: a successful `start_recv`.
-            unsafe { self.read(token, errs.closed) }
+            unsafe { self.read(token) }
         } else {
-            Err(errs.not_ready)
+            R::not_ready()
         }
     }
 
-    pub(crate) fn recv<E>(&self, deadline: Option<Instant>, errs: RecvErrs<E>) -> Result<T, E> {
+    pub(crate) fn recv<R: Received<T>>(&self, deadline: Option<Instant>) -> R {
         let token = &mut Token::default();
         loop {
             let mut spin = Spin::new();
             loop {
                 if self.start_recv(token) {
                     // SAFETY: a successful `start_recv`.
-                    return unsafe { self.read(token, errs.closed) };
+                    return unsafe { self.read(token) };
                 }
                 if spin.is_completed() {
                     break;
@@ -406,7 +406,7 @@ impl<T> Channel<T> {
                 spin.snooze();
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(errs.not_ready);
+                return R::not_ready();
             }
             self.receivers
                 .wait(&|| !self.is_empty() || self.is_disconnected(), deadline);

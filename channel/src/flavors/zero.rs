@@ -39,7 +39,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::backoff::Spin;
-use crate::err::{RecvErrs, SendTimeoutError, TrySendError};
+use crate::err::{Received, SendTimeoutError, TrySendError};
 use crate::flavors::defer;
 use crate::loom::{AtomicBool, Mutex, MutexGuard};
 use crate::park::Unparker;
@@ -252,9 +252,9 @@ impl<T> Channel<T> {
     /// # Safety
     ///
     /// `token` comes from `start_recv` or `RecvHandle::accept` on this channel, used once.
-    pub(crate) unsafe fn read<E>(&self, token: &mut Token, closed: E) -> Result<T, E> {
+    pub(crate) unsafe fn read<R: Received<T>>(&self, token: &mut Token) -> R {
         if token.ptr.is_null() {
-            return Err(closed);
+            return R::closed();
         }
         if let Some(unparker) = token.unparker.take() {
             let packet = token.ptr as *mut Packet<T>;
@@ -274,7 +274,7 @@ impl<T> Channel<T> {
         // SAFETY: as above; runs once the message is out (see `Defer`).
         let _free = defer(|| unsafe { free_arm(arm) });
         // SAFETY: as above.
-        Ok(unsafe { (*arm).msg.get().cast::<T>().read() })
+        R::msg(unsafe { (*arm).msg.get().cast::<T>().read() })
     }
 
     /// Takes the message of a sender this thread selected, into the caller's `Result`
@@ -285,7 +285,7 @@ impl<T> Channel<T> {
     /// `raw` is the packet of a sender this thread selected, untouched since; `unparker`
     /// wakes that sender.
     #[inline]
-    unsafe fn take_from<E>(raw: *mut Packet<T>, unparker: Unparker) -> Result<T, E> {
+    unsafe fn take_from<R: Received<T>>(raw: *mut Packet<T>, unparker: Unparker) -> R {
         // SAFETY: alive until we set `ready` (on the sender's stack) or until we free it
         // (on the heap).
         let packet = unsafe { &*raw };
@@ -297,7 +297,7 @@ impl<T> Channel<T> {
             // the message is out (see `Defer`).
             let _free = defer(|| unsafe { free_arm(raw.cast::<ArmPacket<T>>()) });
             // SAFETY: `ready` says the arm wrote its room and is done with the packet.
-            Ok(unsafe { packet.msg.read() })
+            R::msg(unsafe { packet.msg.read() })
         } else {
             // A plain send: its message is where the packet points; the sender waits for
             // `ready` before its frame (and the message) goes. Released once the message
@@ -308,7 +308,7 @@ impl<T> Channel<T> {
                 unparker.unpark();
             });
             // SAFETY: selection made the message ours to move until `ready`.
-            Ok(unsafe { packet.msg.read() })
+            R::msg(unsafe { packet.msg.read() })
         }
     }
 
@@ -392,17 +392,17 @@ impl<T> Channel<T> {
         }
     }
 
-    pub(crate) fn try_recv<E>(&self, errs: RecvErrs<E>) -> Result<T, E> {
+    pub(crate) fn try_recv<R: Received<T>>(&self) -> R {
         let token = &mut Token::default();
         if self.start_recv(token) {
             // SAFETY: a successful `start_recv`.
-            unsafe { self.read(token, errs.closed) }
+            unsafe { self.read(token) }
         } else {
-            Err(errs.not_ready)
+            R::not_ready()
         }
     }
 
-    pub(crate) fn recv<E>(&self, deadline: Option<Instant>, errs: RecvErrs<E>) -> Result<T, E> {
+    pub(crate) fn recv<R: Received<T>>(&self, deadline: Option<Instant>) -> R {
         let mut inner = self.inner.lock();
         if let Some(wakeup) = inner.senders.try_select() {
             drop(inner);
@@ -411,12 +411,12 @@ impl<T> Channel<T> {
             return unsafe { Self::take_from(packet, wakeup.unparker) };
         }
         if inner.is_disconnected {
-            return Err(errs.closed);
+            return R::closed();
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(errs.not_ready);
+            return R::not_ready();
         }
-        self.recv_blocking(inner, deadline, errs)
+        self.recv_blocking(inner, deadline)
     }
 
     /// Waits until a sender fills the landing place this frame provides, then moves the
@@ -426,33 +426,32 @@ impl<T> Channel<T> {
     /// stack would be one more copy of it there, besides the caller's. The allocation is
     /// small next to what a blocking hand-off costs anyway (two context switches).
     #[inline(never)]
-    fn recv_blocking<E>(
+    fn recv_blocking<R: Received<T>>(
         &self,
         inner: MutexGuard<'_, Inner>,
         deadline: Option<Instant>,
-        errs: RecvErrs<E>,
-    ) -> Result<T, E> {
+    ) -> R {
         if std::mem::size_of::<T>() > LAND_ON_HEAP {
             let mut landing = Box::<T>::new_uninit();
             match self.wait_for_sender(inner, landing.as_mut_ptr(), deadline) {
                 // SAFETY: the sender wrote the message there.
-                Ok(()) => Ok(unsafe { landing.as_ptr().read() }),
-                Err(sel) => Err(Self::recv_error(sel, errs)),
+                Ok(()) => R::msg(unsafe { landing.as_ptr().read() }),
+                Err(sel) => Self::recv_error(sel),
             }
         } else {
             let mut landing = MaybeUninit::<T>::uninit();
             match self.wait_for_sender(inner, landing.as_mut_ptr(), deadline) {
                 // SAFETY: the sender wrote the message there.
-                Ok(()) => Ok(unsafe { landing.assume_init() }),
-                Err(sel) => Err(Self::recv_error(sel, errs)),
+                Ok(()) => R::msg(unsafe { landing.assume_init() }),
+                Err(sel) => Self::recv_error(sel),
             }
         }
     }
 
-    fn recv_error<E>(sel: Selected, errs: RecvErrs<E>) -> E {
+    fn recv_error<R: Received<T>>(sel: Selected) -> R {
         match sel {
-            Selected::Aborted => errs.not_ready,
-            _ => errs.closed,
+            Selected::Aborted => R::not_ready(),
+            _ => R::closed(),
         }
     }
 
