@@ -354,12 +354,15 @@ impl<T> Channel<T> {
         // SAFETY: the block lives until its slots are all read, and ours is not.
         let slot = unsafe { (*block).slots.get_unchecked(offset) };
         slot.wait_write();
-        // Runs once the message is out (see `Defer`).
-        let _release = defer(|| {
+        // Runs once the message is out (see `Defer`). It holds raw pointers only: a
+        // reference held across `destroy` would outlive the block it points into.
+        let state: *const AtomicUsize = &slot.state;
+        let _release = defer(move || {
             if offset + 1 == BLOCK_CAP {
                 // SAFETY: we read the last slot, so every slot is claimed.
                 unsafe { Block::destroy(block, 0) };
-            } else if slot.state.fetch_or(READ, Ordering::AcqRel) & DESTROY != 0 {
+            // SAFETY: the block lives until its every slot is read, ours included.
+            } else if unsafe { (*state).fetch_or(READ, Ordering::AcqRel) } & DESTROY != 0 {
                 // SAFETY: the destroyer left the rest to us.
                 unsafe { Block::destroy(block, offset + 1) };
             }

@@ -272,7 +272,7 @@ impl<T> Channel<T> {
         // it below; `ready` says the sender wrote the room and is done.
         unsafe { (*arm).packet.wait_ready() };
         // SAFETY: as above; runs once the message is out (see `Defer`).
-        let _free = defer(|| unsafe { free_arm(arm) });
+        let _free = defer(move || unsafe { free_arm(arm) });
         // SAFETY: as above.
         R::msg(unsafe { (*arm).msg.get().cast::<T>().read() })
     }
@@ -295,16 +295,19 @@ impl<T> Channel<T> {
             packet.wait_ready();
             // SAFETY: a heap `ArmPacket` that the arm's `select` left to us, freed once
             // the message is out (see `Defer`).
-            let _free = defer(|| unsafe { free_arm(raw.cast::<ArmPacket<T>>()) });
+            let _free = defer(move || unsafe { free_arm(raw.cast::<ArmPacket<T>>()) });
             // SAFETY: `ready` says the arm wrote its room and is done with the packet.
             R::msg(unsafe { packet.msg.read() })
         } else {
             // A plain send: its message is where the packet points; the sender waits for
             // `ready` before its frame (and the message) goes. Released once the message
-            // is out (see `Defer`).
-            let _release = defer(|| {
-                // Release pairs with the sender's Acquire in `wait_ready`.
-                packet.ready.store(true, Ordering::Release);
+            // is out (see `Defer`), through a raw pointer: the packet may be gone as soon
+            // as `ready` is set, and a reference held by the closure would outlive it.
+            let ready: *const AtomicBool = &packet.ready;
+            let _release = defer(move || {
+                // SAFETY: the packet lives until `ready` is set, by this store. Release
+                // pairs with the sender's Acquire in `wait_ready`.
+                unsafe { (*ready).store(true, Ordering::Release) };
                 unparker.unpark();
             });
             // SAFETY: selection made the message ours to move until `ready`.
