@@ -329,7 +329,7 @@ fn run_ready(handles: &mut [Handle<'_>], timeout: Timeout, biased: bool) -> Opti
                 }
                 spin.snooze();
             }
-            // As in `run_select`, even a `try_ready` watches once, to be linearizable.
+            // As in `run_select`, a `try_ready` that saw a channel change watches once.
             if let Some(i) = ready_round(handles, entries, &waiter, timeout) {
                 return Some(handles[i].index);
             }

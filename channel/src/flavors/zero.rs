@@ -7,10 +7,11 @@
 //! # How a send meets a receive
 //!
 //! A blocked operation owns a packet — a `ready` flag and a pointer to the message — on
-//! its stack. The pointer is the caller's own: a blocked `send` points at the message it
-//! was given, a blocked `recv` at the place its caller receives into, so a message is
-//! copied once, from the sender's memory straight into the receiver's, whatever its size
-//! (no frame of this crate holds a copy: see "Stack" in `docs/channels.md`). A `select`
+//! its stack. A blocked `send` points it at the message it was given (the caller's own
+//! memory), a blocked `recv` at its landing place (a local, or a heap box for a message
+//! over [`LAND_ON_HEAP`] bytes), so the message is copied from the sender's memory
+//! straight to the receiver's, and no frame holds a large message twice (see "Stack" in
+//! `docs/channels.md`). A `select`
 //! arm's packet holds the message itself, in the arm's entry (a small message) or on the
 //! heap, because the arm's message does not exist yet (a send) or its frame dies before the
 //! message is read (a receive). The packet address travels in the wait-list entry.
