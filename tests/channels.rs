@@ -325,3 +325,113 @@ fn close_wakes_blocked_green_senders_and_receivers() {
         "a failed send hands its value back"
     );
 }
+
+/// A message of `N` bytes, 4 KiB-aligned: alignment makes every frame that holds a copy
+/// larger still.
+#[derive(Clone, Copy)]
+#[repr(C, align(4096))]
+struct Page<const N: usize>([u8; N]);
+
+// One operation per function, each holding the caller's one copy of the message, as a
+// program that sends large messages would be written (a frame that inlines them all would
+// hold a copy per call site).
+
+#[inline(never)]
+fn send_page<const N: usize>(s: &Sender<Page<N>>, fill: u8) -> bool {
+    s.send(Page([fill; N])).is_ok()
+}
+
+#[inline(never)]
+fn send_page_timeout<const N: usize>(s: &Sender<Page<N>>, fill: u8) -> bool {
+    s.send_timeout(Page([fill; N]), Duration::from_secs(10))
+        .is_ok()
+}
+
+#[inline(never)]
+fn select_send_page<const N: usize>(s: &Sender<Page<N>>, fill: u8) -> bool {
+    gogreen::select! {
+        send(s, Page([fill; N])) -> res => res.is_ok(),
+    }
+}
+
+#[inline(never)]
+fn dyn_select_send_page<const N: usize>(s: &Sender<Page<N>>, fill: u8) -> bool {
+    let mut sel = chan::Select::new();
+    sel.send(s);
+    let oper = sel.select();
+    oper.send(s, Page([fill; N])).is_ok()
+}
+
+#[inline(never)]
+fn recv_page<const N: usize>(r: &Receiver<Page<N>>) -> u8 {
+    r.recv().as_ref().map_or(0, |m| m.0[N - 1])
+}
+
+#[inline(never)]
+fn recv_page_timeout<const N: usize>(r: &Receiver<Page<N>>) -> u8 {
+    r.recv_timeout(Duration::from_secs(10))
+        .as_ref()
+        .map_or(0, |m| m.0[N - 1])
+}
+
+#[inline(never)]
+fn select_recv_page<const N: usize>(r: &Receiver<Page<N>>) -> u8 {
+    gogreen::select! {
+        recv(r) -> m => m.as_ref().map_or(0, |m| m.0[N - 1]),
+    }
+}
+
+#[inline(never)]
+fn dyn_select_recv_page<const N: usize>(r: &Receiver<Page<N>>) -> u8 {
+    let mut sel = chan::Select::new();
+    sel.recv(r);
+    let oper = sel.select();
+    oper.recv(r).as_ref().map_or(0, |m| m.0[N - 1])
+}
+
+/// Sends and receives messages of `N` bytes between two green threads whose stacks are
+/// `stack` bytes, through every flavor, plain, with a timeout, in `select!` and in
+/// `Select`. Before messages travelled by pointer (docs/channels.md, "Stack"), a message
+/// was copied into each generic frame on its way, and these stacks overflowed (the
+/// runtime aborts the process).
+fn large_messages_fit<const N: usize>(stack: usize) {
+    for (name, cap) in [
+        ("rendezvous", Some(0)),
+        ("bounded(1)", Some(1)),
+        ("unbounded", None),
+    ] {
+        let (s, r) = cap.map_or_else(chan::unbounded::<Page<N>>, chan::bounded::<Page<N>>);
+        let sender = gogreen::Builder::new()
+            .stack_size(stack)
+            .spawn(move || {
+                assert!(send_page(&s, 1));
+                assert!(send_page_timeout(&s, 2));
+                assert!(select_send_page(&s, 3));
+                assert!(dyn_select_send_page(&s, 4));
+            })
+            .unwrap();
+        let receiver = gogreen::Builder::new()
+            .stack_size(stack)
+            .spawn(move || {
+                [
+                    recv_page(&r),
+                    recv_page_timeout(&r),
+                    select_recv_page(&r),
+                    dyn_select_recv_page(&r),
+                ]
+            })
+            .unwrap();
+        sender.join().unwrap();
+        assert_eq!(receiver.join().unwrap(), [1, 2, 3, 4], "{name}");
+    }
+}
+
+/// The cases: a 16 KiB message on a default 64 KiB stack (a rendezvous receive
+/// needed more than 60 KiB), and a 32 KiB message through 128 KiB stacks.
+#[test]
+fn large_messages_on_small_green_stacks() {
+    gogreen::run(|| {
+        large_messages_fit::<{ 16 * 1024 }>(64 * 1024);
+        large_messages_fit::<{ 32 * 1024 }>(128 * 1024);
+    });
+}

@@ -2,19 +2,36 @@
 //!
 //! Each handle is an enum over the flavors; every operation is one `match` and a call
 //! into the flavor.
+//!
+//! # Messages travel by pointer
+//!
+//! Below the public methods, which are small and inlined into their callers, a message is
+//! never passed by value: a message of many kilobytes would be copied into each frame it
+//! passes (and a green thread's stack is small). The flavors take a *message in*,
+//! `msg: *const T`: a valid `T` that the caller owns. On `Ok` the flavor has moved it out
+//! (copied its bytes into a slot or to a receiver), and the caller must neither use nor
+//! drop it again; on `Err` it is untouched and still the caller's.
+//!
+//! A public `send` keeps its argument in a `ManuallyDrop` and hands the flavor its
+//! address. A receive goes the other way: each flavor returns what the caller returns
+//! (`Result<T, RecvError>`, ..., `Option<T>` for the iterators; see `Received`), built
+//! where the message is moved out of its slot or packet, and every frame above returns
+//! that value unchanged, which the compiler passes up without copying it. So a message
+//! costs the stack of about one copy, the caller's, whatever the flavor.
 
 use std::fmt;
 use std::iter::FusedIterator;
+use std::mem::ManuallyDrop;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::counter::Counter;
 use crate::err::{
-    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+    Received, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 use crate::flavors::{array, at, list, never, tick, zero};
 use crate::loom::Arc;
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Selectable, Token};
 use crate::waiter::Entry;
 
 /// Creates a channel of bounded capacity.
@@ -136,8 +153,23 @@ pub fn never<T>() -> Receiver<T> {
     }
 }
 
+/// How a timer receiver delivers its `Instant` as `T`, which *is* `Instant`.
 fn identity(t: Instant) -> Instant {
     t
+}
+
+/// A timer receiver's result: the delivered `Instant` as `T`, or "not ready" (timers
+/// never close).
+///
+/// Not inlined: the `T` that `f` returns would give every frame it is inlined into a
+/// `T`-sized slot, for every `T` (even where this never runs, as it runs only for
+/// `T = Instant`).
+#[inline(never)]
+fn timer_result<T, R: Received<T>>(t: Option<Instant>, f: fn(Instant) -> T) -> R {
+    match t {
+        Some(t) => R::msg(f(t)),
+        None => R::not_ready(),
+    }
 }
 
 /// The sending half of a channel. Clone it for more senders; the channel closes when the
@@ -158,11 +190,33 @@ impl<T> RefUnwindSafe for Sender<T> {}
 impl<T> Sender<T> {
     /// Sends without blocking: fails with `Full` if the buffer is full (a rendezvous
     /// channel: if no receiver is waiting), with `Disconnected` if the channel is closed.
+    #[inline]
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        let msg = ManuallyDrop::new(msg);
+        // SAFETY: `msg` is a message in, not used again unless it comes back.
+        match unsafe { self.try_send_from(&*msg) } {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(())) => Err(TrySendError::Full(ManuallyDrop::into_inner(msg))),
+            Err(TrySendError::Disconnected(())) => {
+                Err(TrySendError::Disconnected(ManuallyDrop::into_inner(msg)))
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `msg` is a message in (module docs).
+    #[inline]
+    unsafe fn try_send_from(&self, msg: *const T) -> Result<(), TrySendError<()>> {
         match &self.flavor {
-            SenderFlavor::Array(c) => c.chan.try_send(msg),
-            SenderFlavor::List(c) => c.chan.try_send(msg),
-            SenderFlavor::Zero(c) => c.chan.try_send(msg),
+            // SAFETY: the caller's contract, passed on.
+            SenderFlavor::Array(c) => unsafe { c.chan.try_send(msg) },
+            SenderFlavor::List(c) => {
+                // SAFETY: the caller's contract, passed on.
+                unsafe { c.chan.send(msg) }.map_err(|()| TrySendError::Disconnected(()))
+            }
+            // SAFETY: the caller's contract, passed on.
+            SenderFlavor::Zero(c) => unsafe { c.chan.try_send(msg) },
         }
     }
 
@@ -170,26 +224,61 @@ impl<T> Sender<T> {
     /// takes the message). Fails, handing the message back, if the channel is closed.
     ///
     /// In a green thread only the green thread blocks.
+    #[inline]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
-        self.send_until(msg, None)
-            .map_err(|e| SendError(e.into_inner()))
+        let msg = ManuallyDrop::new(msg);
+        // SAFETY: `msg` is a message in, not used again unless it comes back.
+        match unsafe { self.send_from(&*msg, None) } {
+            Ok(()) => Ok(()),
+            Err(_) => Err(SendError(ManuallyDrop::into_inner(msg))),
+        }
     }
 
     /// Sends, blocking at most `timeout`.
+    #[inline]
     pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         self.send_until(msg, Instant::now().checked_add(timeout))
     }
 
     /// Sends, blocking at most until `deadline`.
+    #[inline]
     pub fn send_deadline(&self, msg: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
         self.send_until(msg, Some(deadline))
     }
 
+    #[inline]
     fn send_until(&self, msg: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        let msg = ManuallyDrop::new(msg);
+        // SAFETY: `msg` is a message in, not used again unless it comes back.
+        match unsafe { self.send_from(&*msg, deadline) } {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(())) => {
+                Err(SendTimeoutError::Timeout(ManuallyDrop::into_inner(msg)))
+            }
+            Err(SendTimeoutError::Disconnected(())) => Err(SendTimeoutError::Disconnected(
+                ManuallyDrop::into_inner(msg),
+            )),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `msg` is a message in (module docs).
+    #[inline]
+    unsafe fn send_from(
+        &self,
+        msg: *const T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<()>> {
         match &self.flavor {
-            SenderFlavor::Array(c) => c.chan.send(msg, deadline),
-            SenderFlavor::List(c) => c.chan.send(msg),
-            SenderFlavor::Zero(c) => c.chan.send(msg, deadline),
+            // SAFETY: the caller's contract, passed on.
+            SenderFlavor::Array(c) => unsafe { c.chan.send(msg, deadline) },
+            SenderFlavor::List(c) => {
+                // SAFETY: the caller's contract, passed on.
+                unsafe { c.chan.send(msg) }.map_err(|()| SendTimeoutError::Disconnected(()))
+            }
+            // SAFETY: the caller's contract, passed on.
+            SenderFlavor::Zero(c) => unsafe { c.chan.send(msg, deadline) },
         }
     }
 
@@ -312,7 +401,8 @@ impl<T> fmt::Debug for Sender<T> {
 }
 
 /// The receiving half of a channel. Clone it for more receivers (each message goes to one
-/// of them); when the last one is dropped, sends fail.
+/// of them); when the last one is dropped, sends fail and the messages still buffered are
+/// dropped (by the thread that drops that receiver).
 pub struct Receiver<T> {
     flavor: ReceiverFlavor<T>,
 }
@@ -322,7 +412,7 @@ enum ReceiverFlavor<T> {
     List(Arc<Counter<list::Channel<T>>>),
     Zero(Arc<Counter<zero::Channel<T>>>),
     /// `after`/`at`; the function turns the `Instant` into `T`, which *is* `Instant`
-    /// (the only way to build this variant), without `unsafe`.
+    /// (the only way to build this variant), without `unsafe` (see `timer_result`).
     At(Arc<at::Channel>, fn(Instant) -> T),
     /// `tick`; as for `At`.
     Tick(Arc<tick::Channel>, fn(Instant) -> T),
@@ -335,14 +425,20 @@ impl<T> RefUnwindSafe for Receiver<T> {}
 impl<T> Receiver<T> {
     /// Receives without blocking: fails with `Empty` if nothing is ready, with
     /// `Disconnected` if the channel is closed and empty.
+    #[inline]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.try_recv_as()
+    }
+
+    #[inline]
+    fn try_recv_as<R: Received<T>>(&self) -> R {
         match &self.flavor {
             ReceiverFlavor::Array(c) => c.chan.try_recv(),
             ReceiverFlavor::List(c) => c.chan.try_recv(),
             ReceiverFlavor::Zero(c) => c.chan.try_recv(),
-            ReceiverFlavor::At(c, f) => c.try_recv().map(f),
-            ReceiverFlavor::Tick(c, f) => c.try_recv().map(f),
-            ReceiverFlavor::Never(c) => c.try_recv(),
+            ReceiverFlavor::At(c, f) => timer_result(c.try_recv().ok(), *f),
+            ReceiverFlavor::Tick(c, f) => timer_result(c.try_recv().ok(), *f),
+            ReceiverFlavor::Never(_) => R::not_ready(),
         }
     }
 
@@ -350,28 +446,37 @@ impl<T> Receiver<T> {
     /// what is still buffered, then fails.
     ///
     /// In a green thread only the green thread blocks.
+    #[inline]
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.recv_until(None).map_err(|_| RecvError)
+        self.recv_as(None)
     }
 
     /// Receives, blocking at most `timeout`.
+    #[inline]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.recv_until(Instant::now().checked_add(timeout))
+        self.recv_as(Instant::now().checked_add(timeout))
     }
 
     /// Receives, blocking at most until `deadline`.
+    #[inline]
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
-        self.recv_until(Some(deadline))
+        self.recv_as(Some(deadline))
     }
 
-    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    /// Every receive comes here, asking for what its caller returns: each flavor builds
+    /// that value itself (see `Received`).
+    #[inline]
+    fn recv_as<R: Received<T>>(&self, deadline: Option<Instant>) -> R {
         match &self.flavor {
             ReceiverFlavor::Array(c) => c.chan.recv(deadline),
             ReceiverFlavor::List(c) => c.chan.recv(deadline),
             ReceiverFlavor::Zero(c) => c.chan.recv(deadline),
-            ReceiverFlavor::At(c, f) => c.recv(deadline).map(f),
-            ReceiverFlavor::Tick(c, f) => c.recv(deadline).map(f),
-            ReceiverFlavor::Never(c) => c.recv(deadline),
+            ReceiverFlavor::At(c, f) => timer_result(c.recv(deadline).ok(), *f),
+            ReceiverFlavor::Tick(c, f) => timer_result(c.recv(deadline).ok(), *f),
+            ReceiverFlavor::Never(c) => {
+                let _ = c.recv(deadline);
+                R::not_ready()
+            }
         }
     }
 
@@ -459,7 +564,7 @@ impl<T> Drop for Receiver<T> {
         match &self.flavor {
             ReceiverFlavor::Array(c) => {
                 if c.release_receiver() {
-                    c.chan.disconnect();
+                    c.chan.disconnect_receivers();
                 }
             }
             ReceiverFlavor::List(c) => {
@@ -533,7 +638,7 @@ impl<T> Iterator for Iter<'_, T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        self.receiver.recv().ok()
+        self.receiver.recv_as(None)
     }
 }
 
@@ -554,7 +659,7 @@ impl<T> Iterator for TryIter<'_, T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        self.receiver.try_recv().ok()
+        self.receiver.try_recv_as()
     }
 }
 
@@ -573,7 +678,7 @@ impl<T> Iterator for IntoIter<T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        self.receiver.recv().ok()
+        self.receiver.recv_as(None)
     }
 }
 
@@ -646,6 +751,10 @@ impl<T> SelectHandle for Receiver<T> {
         recv_handle!(self, h => h.deadline())
     }
 
+    fn version(&self) -> u64 {
+        recv_handle!(self, h => h.version())
+    }
+
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract, passed on.
         recv_handle!(self, h => unsafe { h.register(entry) })
@@ -682,6 +791,10 @@ impl<T> SelectHandle for Sender<T> {
         None
     }
 
+    fn version(&self) -> u64 {
+        send_handle!(self, h => h.version())
+    }
+
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract, passed on.
         send_handle!(self, h => unsafe { h.register(entry) })
@@ -709,12 +822,55 @@ impl<T> SelectHandle for Sender<T> {
     }
 }
 
-/// Completes a receive that `select` chose.
+impl<T> Selectable for Receiver<T> {
+    fn side(&self) -> usize {
+        // All `never()` receivers share one address: they are one channel to
+        // `same_channel`.
+        static NEVER: u64 = 0;
+        match &self.flavor {
+            ReceiverFlavor::Array(c) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::List(c) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::Zero(c) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::At(c, _) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::Tick(c, _) => Arc::as_ptr(c) as usize,
+            ReceiverFlavor::Never(_) => &NEVER as *const u64 as usize,
+        }
+    }
+
+    unsafe fn abandon(&self, token: &mut Token) {
+        // SAFETY: the caller's contract; the message, if any, is dropped here.
+        drop(unsafe { read::<T, Option<T>>(self, token) });
+    }
+}
+
+impl<T> Selectable for Sender<T> {
+    fn side(&self) -> usize {
+        let addr = match &self.flavor {
+            SenderFlavor::Array(c) => Arc::as_ptr(c) as usize,
+            SenderFlavor::List(c) => Arc::as_ptr(c) as usize,
+            SenderFlavor::Zero(c) => Arc::as_ptr(c) as usize,
+        };
+        addr | 1
+    }
+
+    unsafe fn abandon(&self, token: &mut Token) {
+        if !token.ptr.is_null() {
+            eprintln!(
+                "gogreen: fatal: a selected send was dropped without its message (complete \
+                 every `SelectedOperation` with `send` on the channel that was selected)"
+            );
+            std::process::abort();
+        }
+    }
+}
+
+/// Completes a receive that `select` chose, into what its caller returns; "closed" if the
+/// channel was.
 ///
 /// # Safety
 ///
 /// `token` was filled by `try_select` or `accept` of this receiver, and is used once.
-pub(crate) unsafe fn read<T>(r: &Receiver<T>, token: &mut Token) -> Result<T, ()> {
+pub(crate) unsafe fn read<T, R: Received<T>>(r: &Receiver<T>, token: &mut Token) -> R {
     match &r.flavor {
         // SAFETY: the caller's contract, passed on.
         ReceiverFlavor::Array(c) => unsafe { c.chan.read(token) },
@@ -723,24 +879,28 @@ pub(crate) unsafe fn read<T>(r: &Receiver<T>, token: &mut Token) -> Result<T, ()
         // SAFETY: as above.
         ReceiverFlavor::Zero(c) => unsafe { c.chan.read(token) },
         ReceiverFlavor::At(_, f) | ReceiverFlavor::Tick(_, f) => {
-            token.instant.take().map(f).ok_or(())
+            timer_result(token.instant.take(), *f)
         }
-        ReceiverFlavor::Never(_) => Err(()),
+        ReceiverFlavor::Never(_) => R::closed(),
     }
 }
 
-/// Completes a send that `select` chose.
+/// Completes a send that `select` chose, with the message at `msg`.
 ///
 /// # Safety
 ///
-/// `token` was filled by `try_select` or `accept` of this sender, and is used once.
-pub(crate) unsafe fn write<T>(s: &Sender<T>, token: &mut Token, msg: T) -> Result<(), T> {
+/// `token` was filled by `try_select` or `accept` of this sender, and is used once; `msg`
+/// is a message in (module docs).
+pub(crate) unsafe fn write<T>(s: &Sender<T>, token: &mut Token, msg: *const T) -> Result<(), ()> {
     match &s.flavor {
+        // SAFETY: the caller's contract, passed on.
         // SAFETY: the caller's contract, passed on.
         SenderFlavor::Array(c) => unsafe { c.chan.write(token, msg) },
         // SAFETY: as above.
+        // SAFETY: the caller's contract, passed on.
         SenderFlavor::List(c) => unsafe { c.chan.write(token, msg) },
         // SAFETY: as above.
+        // SAFETY: the caller's contract, passed on.
         SenderFlavor::Zero(c) => unsafe { c.chan.write(token, msg) },
     }
 }

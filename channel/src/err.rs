@@ -276,3 +276,78 @@ impl fmt::Display for ReadyTimeoutError {
 }
 
 impl Error for ReadyTimeoutError {}
+
+/// What a receive returns: the message, or one of the two ways it fails, in the type its
+/// caller returns (`Result<T, RecvError>`, `Result<T, TryRecvError>`, ...,
+/// `Option<T>` for iterators).
+///
+/// The flavors build that value themselves, with the message moved straight from where
+/// it lies into it: converting one `Result` into another (or into an `Option`) on the way
+/// up would copy the message once more per frame (see "Stack" in `docs/channels.md`).
+pub(crate) trait Received<T> {
+    fn msg(msg: T) -> Self;
+    /// Nothing ready in time: `Empty`, `Timeout`.
+    fn not_ready() -> Self;
+    /// Closed and drained.
+    fn closed() -> Self;
+}
+
+impl<T> Received<T> for Result<T, RecvError> {
+    #[inline(always)]
+    fn msg(msg: T) -> Self {
+        Ok(msg)
+    }
+    #[inline(always)]
+    fn not_ready() -> Self {
+        Err(RecvError)
+    }
+    #[inline(always)]
+    fn closed() -> Self {
+        Err(RecvError)
+    }
+}
+
+impl<T> Received<T> for Result<T, TryRecvError> {
+    #[inline(always)]
+    fn msg(msg: T) -> Self {
+        Ok(msg)
+    }
+    #[inline(always)]
+    fn not_ready() -> Self {
+        Err(TryRecvError::Empty)
+    }
+    #[inline(always)]
+    fn closed() -> Self {
+        Err(TryRecvError::Disconnected)
+    }
+}
+
+impl<T> Received<T> for Result<T, RecvTimeoutError> {
+    #[inline(always)]
+    fn msg(msg: T) -> Self {
+        Ok(msg)
+    }
+    #[inline(always)]
+    fn not_ready() -> Self {
+        Err(RecvTimeoutError::Timeout)
+    }
+    #[inline(always)]
+    fn closed() -> Self {
+        Err(RecvTimeoutError::Disconnected)
+    }
+}
+
+impl<T> Received<T> for Option<T> {
+    #[inline(always)]
+    fn msg(msg: T) -> Self {
+        Some(msg)
+    }
+    #[inline(always)]
+    fn not_ready() -> Self {
+        None
+    }
+    #[inline(always)]
+    fn closed() -> Self {
+        None
+    }
+}

@@ -25,6 +25,7 @@ mod loom;
 pub mod park;
 mod select;
 mod select_macro;
+mod token;
 mod waiter;
 mod waitlist;
 

@@ -224,7 +224,8 @@ mod os {
 
     thread_local! {
         // One allocation per thread; every unparker for it shares the Arc, so
-        // `will_wake` can compare pointers.
+        // `will_wake` can compare pointers (except in thread-local destructors, see
+        // `current`).
         #[cfg(not(loom))]
         static ME: Arc<Parker> = Arc::new(thread::current());
         #[cfg(loom)]
@@ -238,7 +239,17 @@ mod os {
     };
 
     pub(super) fn current() -> Unparker {
-        let data = ME.with(|me| Arc::into_raw(me.clone())) as *const ();
+        // `try_with`: a channel may block in a thread-local's destructor, after `ME` is
+        // gone; that thread then gets a fresh handle per call (it parks through
+        // `thread::park`, which needs no thread-local, so the handle still wakes it).
+        // Under loom the handle *is* the parker, so there is no such fallback.
+        #[cfg(not(loom))]
+        let me = ME
+            .try_with(Arc::clone)
+            .unwrap_or_else(|_| Arc::new(thread::current()));
+        #[cfg(loom)]
+        let me = ME.with(Arc::clone);
+        let data = Arc::into_raw(me) as *const ();
         // SAFETY: the vtable's functions treat `data` as the `Arc<Parker>` made here,
         // and waking a `Parker` is thread-safe.
         unsafe { Unparker::from_raw(data, 0, &VTABLE) }

@@ -7,7 +7,11 @@
 //!    that can proceed wins.
 //! 2. Otherwise make one [`Waiter`] and one [`Entry`] per operation (on the stack for a
 //!    few, in a `Vec` for many), and register every entry with its channel. A channel that
-//!    is ready already makes us abort registration.
+//!    is ready already makes us abort registration. A select that must not block (a
+//!    `default` arm, `try_select`) reads each channel's version before its try and again
+//!    after all ([`Versions`]); if one changed, it registers too, then aborts at once
+//!    instead of parking: step 1 alone sees each channel at a different moment and is not
+//!    linearizable.
 //! 3. Park. The first channel to fire selects us with a CAS on the waiter's state, naming
 //!    its entry; every other channel's CAS fails, and they move on to their next waiter.
 //!    A timer arm contributes its deadline to the park instead.
@@ -30,90 +34,14 @@ use crate::err::{
 };
 use crate::flavors::sleep_until;
 use crate::loom::LOOM;
-use crate::park::Unparker;
+use crate::token::{Selectable, Token};
 use crate::waiter::{Entry, Selected, Waiter};
 
-/// What a chosen operation needs to complete: filled by `try_select` or `accept`, consumed
-/// by the flavor's `read` or `write`.
-pub(crate) struct Token {
-    /// Array: the claimed slot. List: the block. Rendezvous: the packet. Null: closed.
-    pub(crate) ptr: *const u8,
-    /// Array: the slot's next stamp. List: the offset in the block.
-    pub(crate) stamp: usize,
-    /// Timers: the delivered instant.
-    pub(crate) instant: Option<Instant>,
-    /// Rendezvous: the selected peer, to wake once the packet is done.
-    pub(crate) unparker: Option<Unparker>,
-    /// Rendezvous: a `select` receive arm's packet, moved out of its entry (which dies
-    /// with the select's frame) when the arm is accepted; `ptr` is then
-    /// [`Token::IN_SLOT`].
-    pub(crate) slot: std::mem::MaybeUninit<[usize; crate::waiter::ENTRY_SLOT_WORDS]>,
-}
-
-impl Token {
-    /// `ptr` when the packet is in the token's own `slot`.
-    pub(crate) const IN_SLOT: *const u8 = std::ptr::dangling::<u8>();
-}
-
-impl Default for Token {
-    #[inline]
-    fn default() -> Self {
-        Token {
-            ptr: std::ptr::null(),
-            stamp: 0,
-            instant: None,
-            unparker: None,
-            slot: std::mem::MaybeUninit::uninit(),
-        }
-    }
-}
-
-/// One side of a channel, as `select` sees it. Each flavor implements it for its sending
-/// and receiving side.
-pub(crate) trait SelectHandle {
-    /// Tries to start the operation without blocking; on success `token` holds what the
-    /// flavor's `read`/`write` needs to complete it. A closed channel counts as ready.
-    fn try_select(&self, token: &mut Token) -> bool;
-
-    /// When the operation becomes ready by itself (timers).
-    fn deadline(&self) -> Option<Instant>;
-
-    /// Registers `entry` as a blocked operation; returns whether the operation is ready
-    /// already (the caller then aborts its wait).
-    ///
-    /// # Safety
-    ///
-    /// `entry` stays alive and in place until `unregister(entry)` has returned.
-    unsafe fn register(&self, entry: &Entry) -> bool;
-
-    /// Undoes `register` (the entry may already have been unlinked by a waker).
-    fn unregister(&self, entry: &Entry);
-
-    /// The waiter was selected through `entry`: completes the selection into `token`, or
-    /// returns `false` if the operation slipped away and the select must go round again.
-    fn accept(&self, token: &mut Token, entry: &Entry) -> bool;
-
-    /// Whether the operation could proceed now.
-    fn is_ready(&self) -> bool;
-
-    /// Registers `entry` to be told of readiness only; returns whether ready already.
-    ///
-    /// # Safety
-    ///
-    /// `entry` stays alive and in place until `unwatch(entry)` has returned.
-    unsafe fn watch(&self, entry: &Entry) -> bool;
-
-    /// Undoes `watch`.
-    fn unwatch(&self, entry: &Entry);
-}
-
-/// One operation of a select: which channel side, its index, and the handle's address
-/// (to check that the caller completes the operation on the handle that was selected).
+/// One operation of a select: which channel side, and its index.
 #[doc(hidden)]
 pub struct Handle<'a> {
-    handle: &'a (dyn SelectHandle + 'a),
+    handle: &'a (dyn Selectable + 'a),
     index: usize,
-    ptr: *const u8,
 }
 
 impl<'a> Handle<'a> {
@@ -123,7 +51,6 @@ impl<'a> Handle<'a> {
         Handle {
             handle: r,
             index: 0,
-            ptr: r as *const Receiver<T> as *const u8,
         }
     }
 
@@ -133,7 +60,6 @@ impl<'a> Handle<'a> {
         Handle {
             handle: s,
             index: 0,
-            ptr: s as *const Sender<T> as *const u8,
         }
     }
 }
@@ -185,11 +111,11 @@ fn with_entries<R>(waiter: &Waiter, n: usize, f: impl FnOnce(&[Entry]) -> R) -> 
 }
 
 /// Blocks until one operation is selected, or until the timeout; the core of `select`.
-fn run_select(
-    handles: &mut [Handle<'_>],
+fn run_select<'a>(
+    handles: &mut [Handle<'a>],
     timeout: Timeout,
     biased: bool,
-) -> Option<(Token, usize, *const u8)> {
+) -> Option<(Token, usize, &'a (dyn Selectable + 'a))> {
     if handles.is_empty() {
         // Go's `select {}`: nothing can ever be chosen.
         if !matches!(timeout, Timeout::Now) {
@@ -201,24 +127,30 @@ fn run_select(
         shuffle(handles);
     }
     let mut token = Token::default();
-    for h in handles.iter() {
+    let mut seen = Versions::new(handles, timeout);
+    for (i, h) in handles.iter().enumerate() {
+        seen.record(i, h);
         if h.handle.try_select(&mut token) {
-            return Some((token, h.index, h.ptr));
+            return Some((token, h.index, h.handle));
         }
     }
-    if matches!(timeout, Timeout::Now) {
+    if seen.unchanged(handles) {
         return None;
     }
+    // A select that must not block, and that saw some channel change, registers once
+    // (see `select_round`): trying each operation in turn sees each channel at a
+    // different moment, and a message can move from a channel not yet tried to one
+    // already tried in between.
     let waiter = Waiter::new();
     with_entries(&waiter, handles.len(), |entries| {
         loop {
             if let Some(i) = select_round(handles, entries, &waiter, timeout, &mut token) {
-                return Some((token, handles[i].index, handles[i].ptr));
+                return Some((token, handles[i].index, handles[i].handle));
             }
             // Aborted, woken by a close, or the winner slipped away: try again.
             for h in handles.iter() {
                 if h.handle.try_select(&mut token) {
-                    return Some((token, h.index, h.ptr));
+                    return Some((token, h.index, h.handle));
                 }
             }
             if timeout.has_passed() {
@@ -228,7 +160,66 @@ fn run_select(
     })
 }
 
+/// What a select that must not block saw of each channel before trying it: see
+/// [`Versions::unchanged`].
+struct Versions {
+    /// Whether to record at all: only for [`Timeout::Now`], and for at most [`INLINE`]
+    /// operations (more go the slow way, registering).
+    on: bool,
+    seen: [u64; INLINE],
+}
+
+impl Versions {
+    fn new(handles: &[Handle<'_>], timeout: Timeout) -> Versions {
+        Versions {
+            on: matches!(timeout, Timeout::Now) && handles.len() <= INLINE,
+            seen: [0; INLINE],
+        }
+    }
+
+    /// Records handle `i`'s version, just before it is tried.
+    #[inline]
+    fn record(&mut self, i: usize, h: &Handle<'_>) {
+        if self.on {
+            self.seen[i] = h.handle.version();
+        }
+    }
+
+    /// Whether nothing was ready at one moment, given that each operation failed its try:
+    /// the double collect of snapshot algorithms.
+    ///
+    /// 1. Timers first: one not ready now, whose version did not change (nobody took its
+    ///    message), was not ready since its try, the clock only ever making it ready.
+    ///    Call the moment of the first of these checks P.
+    /// 2. Then every operation's version again: if it is the one read before its try,
+    ///    nothing but the clock made it ready since (`SelectHandle::version`), so it was
+    ///    not ready from its try, which came before P, to this check, which comes after.
+    ///
+    /// So at P no operation was ready, and the select may report that. If anything
+    /// changed, the caller registers instead (`select_round`), which is linearizable
+    /// too but costs every channel's lock.
+    fn unchanged(&self, handles: &[Handle<'_>]) -> bool {
+        self.on
+            && handles
+                .iter()
+                .all(|h| h.handle.deadline().is_none() || !h.handle.is_ready())
+            && handles
+                .iter()
+                .zip(&self.seen)
+                .all(|(h, &v)| h.handle.version() == v)
+    }
+}
+
 /// One round of register, wait, unregister; returns the position of the accepted handle.
+///
+/// With [`Timeout::Now`] the round does not wait: it aborts as soon as every entry is
+/// registered. That is what makes a non-blocking select linearizable (trying each
+/// operation in turn is not: a message can move from a channel not yet tried to one
+/// already tried). Each channel either was ready when our entry was linked (`register`
+/// says so), or whatever made it ready later woke a waiter linked there: us, whose abort
+/// then fails and who take the operation, or a waiter ahead of us, who takes the message.
+/// If none of that happened, no channel was ready at the abort, the moment at which the
+/// select reports that nothing is.
 #[inline(never)]
 fn select_round(
     handles: &[Handle<'_>],
@@ -261,13 +252,10 @@ fn select_round(
         }
     }
     if sel == Selected::Waiting {
-        let mut deadline = timeout.deadline();
-        for h in handles {
-            if let Some(d) = h.handle.deadline() {
-                deadline = Some(deadline.map_or(d, |x| x.min(d)));
-            }
-        }
-        sel = waiter.spin_then_wait_until(deadline);
+        sel = match timeout {
+            Timeout::Now => abort(waiter),
+            _ => waiter.spin_then_wait_until(deadline(handles, timeout)),
+        };
     }
     for (h, e) in handles.iter().zip(entries).take(registered) {
         h.handle.unregister(e);
@@ -285,6 +273,25 @@ fn select_round(
     }
 }
 
+/// Ends a round that must not wait; returns what ended it (a waker may have come first).
+fn abort(waiter: &Waiter) -> Selected {
+    match waiter.try_select(Selected::Aborted) {
+        Ok(()) => Selected::Aborted,
+        Err(sel) => sel,
+    }
+}
+
+/// The earliest of the timeout and the timer arms' deadlines.
+fn deadline(handles: &[Handle<'_>], timeout: Timeout) -> Option<Instant> {
+    let mut deadline = timeout.deadline();
+    for h in handles {
+        if let Some(d) = h.handle.deadline() {
+            deadline = Some(deadline.map_or(d, |x| x.min(d)));
+        }
+    }
+    deadline
+}
+
 /// Blocks until one operation is ready (without performing it), or until the timeout.
 fn run_ready(handles: &mut [Handle<'_>], timeout: Timeout, biased: bool) -> Option<usize> {
     if handles.is_empty() {
@@ -296,6 +303,19 @@ fn run_ready(handles: &mut [Handle<'_>], timeout: Timeout, biased: bool) -> Opti
     if !biased {
         shuffle(handles);
     }
+    if matches!(timeout, Timeout::Now) {
+        // As in `run_select`: versions around one look at each, else a watching round.
+        let mut seen = Versions::new(handles, timeout);
+        for (i, h) in handles.iter().enumerate() {
+            seen.record(i, h);
+            if h.handle.is_ready() {
+                return Some(h.index);
+            }
+        }
+        if seen.unchanged(handles) {
+            return None;
+        }
+    }
     let waiter = Waiter::new();
     with_entries(&waiter, handles.len(), |entries| {
         loop {
@@ -304,22 +324,24 @@ fn run_ready(handles: &mut [Handle<'_>], timeout: Timeout, biased: bool) -> Opti
                 if let Some(h) = handles.iter().find(|h| h.handle.is_ready()) {
                     return Some(h.index);
                 }
-                if spin.is_completed() {
+                if spin.is_completed() || matches!(timeout, Timeout::Now) {
                     break;
                 }
                 spin.snooze();
             }
-            if timeout.has_passed() {
-                return None;
-            }
+            // As in `run_select`, a `try_ready` that saw a channel change watches once.
             if let Some(i) = ready_round(handles, entries, &waiter, timeout) {
                 return Some(handles[i].index);
+            }
+            if timeout.has_passed() {
+                return None;
             }
         }
     })
 }
 
-/// One round of watch, wait, unwatch; returns the position of a handle that fired.
+/// One round of watch, wait, unwatch; returns the position of a handle that fired. With
+/// [`Timeout::Now`], as [`select_round`]: no wait, an abort once every entry watches.
 #[inline(never)]
 fn ready_round(
     handles: &[Handle<'_>],
@@ -347,13 +369,10 @@ fn ready_round(
         }
     }
     if sel == Selected::Waiting {
-        let mut deadline = timeout.deadline();
-        for h in handles {
-            if let Some(d) = h.handle.deadline() {
-                deadline = Some(deadline.map_or(d, |x| x.min(d)));
-            }
-        }
-        sel = waiter.wait_until(deadline);
+        sel = match timeout {
+            Timeout::Now => abort(waiter),
+            _ => waiter.wait_until(deadline(handles, timeout)),
+        };
     }
     for (h, e) in handles.iter().zip(entries).take(registered) {
         h.handle.unwatch(e);
@@ -419,11 +438,13 @@ fn number(handles: &mut [Handle<'_>]) {
     }
 }
 
-fn selected<'a>((token, index, ptr): (Token, usize, *const u8)) -> SelectedOperation<'a> {
+fn selected<'a>(
+    (token, index, handle): (Token, usize, &'a (dyn Selectable + 'a)),
+) -> SelectedOperation<'a> {
     SelectedOperation {
         token,
         index,
-        ptr,
+        handle: Some(handle),
         _marker: PhantomData,
     }
 }
@@ -446,7 +467,7 @@ fn not_selected<'a>() -> SelectedOperation<'a> {
     SelectedOperation {
         token: Token::default(),
         index: NONE,
-        ptr: std::ptr::null(),
+        handle: None,
         _marker: PhantomData,
     }
 }
@@ -624,6 +645,16 @@ impl<'a> Select<'a> {
     }
 }
 
+// SAFETY: a `Select` holds shared references to channel handles and only drives their
+// control structures (claims, wait-list entries, wake-ups: atomics and locks that any thread
+// may use); it never reads, writes or drops a message. Messages move only in
+// `SelectedOperation::send`/`recv`, which is not `Send` and which needs the `Sender` or
+// `Receiver` itself on the thread that completes it, so `T: Send` is still what decides
+// whether a message crosses threads.
+unsafe impl Send for Select<'_> {}
+// SAFETY: as above; every method that selects takes `&mut self`.
+unsafe impl Sync for Select<'_> {}
+
 impl Default for Select<'_> {
     fn default() -> Self {
         Select::new()
@@ -639,7 +670,6 @@ impl Clone for Select<'_> {
                 .map(|h| Handle {
                     handle: h.handle,
                     index: h.index,
-                    ptr: h.ptr,
                 })
                 .collect(),
             next_index: self.next_index,
@@ -655,10 +685,12 @@ impl std::fmt::Debug for Select<'_> {
 }
 
 /// An operation that a select chose and began; complete it with [`send`] or [`recv`] on
-/// the same handle that was added for it.
+/// the handle that was added for it (or a clone of that handle).
 ///
 /// Dropping it without completing it panics: the operation is half done (a buffer slot
-/// claimed, or a peer waiting for the hand-off).
+/// claimed, or a peer waiting for the hand-off). A dropped receive is completed first and
+/// its message dropped; a dropped send that claimed a slot or a waiting peer aborts the
+/// process, as it has no message to give them.
 ///
 /// [`send`]: SelectedOperation::send
 /// [`recv`]: SelectedOperation::recv
@@ -666,11 +698,24 @@ impl std::fmt::Debug for Select<'_> {
 pub struct SelectedOperation<'a> {
     token: Token,
     index: usize,
-    ptr: *const u8,
-    _marker: PhantomData<&'a ()>,
+    /// The handle that was added for the operation; `None` for "nothing selected".
+    handle: Option<&'a (dyn Selectable + 'a)>,
+    /// Not `Send`: a rendezvous token may hold the waiting peer's unparker, and the
+    /// operation must be completed where it was begun.
+    _marker: PhantomData<(&'a (), *const u8)>,
 }
 
 impl SelectedOperation<'_> {
+    /// Whether `h` may complete the operation: the handle that was added (one comparison,
+    /// the common case), or another one of the same channel and side.
+    #[inline]
+    fn is_for(&self, h: &dyn Selectable) -> bool {
+        self.handle.is_some_and(|mine| {
+            std::ptr::addr_eq(mine as *const dyn Selectable, h as *const dyn Selectable)
+                || mine.side() == h.side()
+        })
+    }
+
     /// The index of the chosen operation.
     pub fn index(&self) -> usize {
         self.index
@@ -681,40 +726,69 @@ impl SelectedOperation<'_> {
     ///
     /// # Panics
     ///
-    /// If `s` is not the sender that was added for this operation.
-    pub fn send<T>(mut self, s: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
+    /// If `s` is not a sender of the channel whose send was selected (the one added for
+    /// this operation, or a clone of it).
+    // Always inlined, with the work in `send_from`: the message stays in the caller's
+    // frame, and only its address goes further (see "Stack" in `docs/channels.md`).
+    #[inline(always)]
+    pub fn send<T>(self, s: &Sender<T>, msg: T) -> Result<(), SendError<T>> {
         assert!(
-            std::ptr::eq(s as *const Sender<T> as *const u8, self.ptr),
-            "passed a sender that was not selected"
+            self.is_for(s),
+            "passed a sender of another channel than the one selected"
         );
+        let msg = mem::ManuallyDrop::new(msg);
+        // SAFETY: checked above; `msg` is a message in, not used again unless it comes
+        // back.
+        match unsafe { self.send_from(s, &*msg) } {
+            Ok(()) => Ok(()),
+            Err(()) => Err(SendError(mem::ManuallyDrop::into_inner(msg))),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `self.is_for(s)`; `msg` is a message in (see `channel.rs`).
+    unsafe fn send_from<T>(mut self, s: &Sender<T>, msg: *const T) -> Result<(), ()> {
         let mut token = mem::take(&mut self.token);
         mem::forget(self);
-        // SAFETY: the token was filled for this sender (checked above), and is used once.
-        unsafe { channel::write(s, &mut token, msg) }.map_err(SendError)
+        // SAFETY: the token was filled for this sender's channel and side (the caller's
+        // contract), and is used once; the caller's contract for `msg`.
+        unsafe { channel::write(s, &mut token, msg) }
     }
 
     /// Completes the chosen receive. Fails if the channel was closed and empty.
     ///
     /// # Panics
     ///
-    /// If `r` is not the receiver that was added for this operation.
+    /// If `r` is not a receiver of the channel whose receive was selected (the one added
+    /// for this operation, or a clone of it).
+    #[inline]
     pub fn recv<T>(mut self, r: &Receiver<T>) -> Result<T, RecvError> {
         assert!(
-            std::ptr::eq(r as *const Receiver<T> as *const u8, self.ptr),
-            "passed a receiver that was not selected"
+            self.is_for(r),
+            "passed a receiver of another channel than the one selected"
         );
         let mut token = mem::take(&mut self.token);
         mem::forget(self);
-        // SAFETY: the token was filled for this receiver (checked above), and is used once.
-        unsafe { channel::read(r, &mut token) }.map_err(|()| RecvError)
+        // SAFETY: the token was filled for this receiver's channel and side (checked
+        // above), and is used once.
+        unsafe { channel::read(r, &mut token) }
     }
 }
 
 impl Drop for SelectedOperation<'_> {
     fn drop(&mut self) {
+        let Some(handle) = self.handle else {
+            return;
+        };
+        // The operation is half done: end it, so that the channel stays usable (a receive
+        // drops its message; see `Selectable::abandon` for a send).
+        let mut token = mem::take(&mut self.token);
+        // SAFETY: the token was filled for this handle, and is not used again.
+        unsafe { handle.abandon(&mut token) };
         // Not while unwinding already (a wrong handle passed to `send`/`recv`, a panicking
         // message expression): a second panic would abort.
-        if self.index != NONE && !std::thread::panicking() {
+        if !std::thread::panicking() {
             panic!("dropped a `SelectedOperation` without completing the operation");
         }
     }

@@ -17,6 +17,9 @@
 /// }
 /// ```
 ///
+/// As in crossbeam-channel's syntax, `default() => body` means `default => body`, and a
+/// trailing comma may close any arm's parentheses (`recv(r,)`, `send(s, value,)`).
+///
 /// If several operations are ready, one is chosen at random. A closed channel counts as
 /// ready (the arm then gets an `Err`). Without a `default` arm the select blocks; with no
 /// arms at all it blocks forever, like Go's `select {}`. The `value` of a send arm is
@@ -72,33 +75,37 @@ macro_rules! __select_parse {
 
     // recv(r) -> pat => body
     (@parse $b:tt [$($arms:tt)*] $default:tt
-        recv($r:expr) -> $res:pat => $body:expr, $($rest:tt)*) => {
+        recv($r:expr $(,)?) -> $res:pat => $body:expr, $($rest:tt)*) => {
         $crate::__select_parse!(@parse $b [$($arms)* (recv ($r) ($res) [$body])] $default $($rest)*)
     };
     (@parse $b:tt [$($arms:tt)*] $default:tt
-        recv($r:expr) -> $res:pat => $body:expr) => {
+        recv($r:expr $(,)?) -> $res:pat => $body:expr) => {
         $crate::__select_parse!(@parse $b [$($arms)* (recv ($r) ($res) [$body])] $default)
     };
     (@parse $b:tt [$($arms:tt)*] $default:tt
-        recv($r:expr) -> $res:pat => $body:block $($rest:tt)*) => {
+        recv($r:expr $(,)?) -> $res:pat => $body:block $($rest:tt)*) => {
         $crate::__select_parse!(@parse $b [$($arms)* (recv ($r) ($res) [$body])] $default $($rest)*)
     };
 
     // send(s, msg) -> pat => body
     (@parse $b:tt [$($arms:tt)*] $default:tt
-        send($s:expr, $m:expr) -> $res:pat => $body:expr, $($rest:tt)*) => {
+        send($s:expr, $m:expr $(,)?) -> $res:pat => $body:expr, $($rest:tt)*) => {
         $crate::__select_parse!(@parse $b [$($arms)* (send ($s) ($m) ($res) [$body])] $default $($rest)*)
     };
     (@parse $b:tt [$($arms:tt)*] $default:tt
-        send($s:expr, $m:expr) -> $res:pat => $body:expr) => {
+        send($s:expr, $m:expr $(,)?) -> $res:pat => $body:expr) => {
         $crate::__select_parse!(@parse $b [$($arms)* (send ($s) ($m) ($res) [$body])] $default)
     };
     (@parse $b:tt [$($arms:tt)*] $default:tt
-        send($s:expr, $m:expr) -> $res:pat => $body:block $($rest:tt)*) => {
+        send($s:expr, $m:expr $(,)?) -> $res:pat => $body:block $($rest:tt)*) => {
         $crate::__select_parse!(@parse $b [$($arms)* (send ($s) ($m) ($res) [$body])] $default $($rest)*)
     };
 
     // default => body, default(timeout) => body
+    // `default() => body` is `default => body`.
+    (@parse $b:tt $arms:tt [] default() => $($rest:tt)*) => {
+        $crate::__select_parse!(@parse $b $arms [] default => $($rest)*)
+    };
     (@parse $b:tt $arms:tt [] default => $body:expr, $($rest:tt)*) => {
         $crate::__select_parse!(@parse $b $arms [(::core::option::Option::None) [$body]] $($rest)*)
     };
@@ -108,13 +115,13 @@ macro_rules! __select_parse {
     (@parse $b:tt $arms:tt [] default => $body:block $($rest:tt)*) => {
         $crate::__select_parse!(@parse $b $arms [(::core::option::Option::None) [$body]] $($rest)*)
     };
-    (@parse $b:tt $arms:tt [] default($t:expr) => $body:expr, $($rest:tt)*) => {
+    (@parse $b:tt $arms:tt [] default($t:expr $(,)?) => $body:expr, $($rest:tt)*) => {
         $crate::__select_parse!(@parse $b $arms [(::core::option::Option::Some($t)) [$body]] $($rest)*)
     };
-    (@parse $b:tt $arms:tt [] default($t:expr) => $body:expr) => {
+    (@parse $b:tt $arms:tt [] default($t:expr $(,)?) => $body:expr) => {
         $crate::__select_parse!(@parse $b $arms [(::core::option::Option::Some($t)) [$body]])
     };
-    (@parse $b:tt $arms:tt [] default($t:expr) => $body:block $($rest:tt)*) => {
+    (@parse $b:tt $arms:tt [] default($t:expr $(,)?) => $body:block $($rest:tt)*) => {
         $crate::__select_parse!(@parse $b $arms [(::core::option::Option::Some($t)) [$body]] $($rest)*)
     };
     (@parse $b:tt $arms:tt [$($d:tt)+] default $($rest:tt)*) => {

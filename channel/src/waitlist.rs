@@ -292,21 +292,28 @@ impl SyncWaitList {
         }
     }
 
-    /// Links a blocked operation.
+    /// Links a blocked operation, then re-checks whether it can proceed (`ready`): the
+    /// channel may have become ready just before the entry was linked.
     ///
-    /// After this, the caller must re-check its condition (the channel may have become
-    /// ready just before) behind a `SeqCst` fence: that store-fence-load pairs with
-    /// [`notify`](SyncWaitList::notify)'s change-then-load, so one of the two sees the other.
+    /// The link publishes `is_empty = false` (SeqCst), a `SeqCst` fence follows, then
+    /// `ready` reads the channel: that store-fence-load pairs with
+    /// [`notify`](SyncWaitList::notify)'s change-then-load (Dekker's pattern), so either
+    /// the waker sees the entry or `ready` sees the change. Returns what `ready` says.
     ///
     /// # Safety
     ///
     /// As for [`WaitList::register`].
-    pub(crate) unsafe fn register(&self, entry: &Entry) {
-        let mut list = self.list.lock();
-        // SAFETY: the caller's contract.
-        unsafe { list.register(entry) };
-        // SeqCst: one half of the Dekker pair described on `register`.
-        self.is_empty.store(false, Ordering::SeqCst);
+    pub(crate) unsafe fn register(&self, entry: &Entry, ready: impl FnOnce() -> bool) -> bool {
+        {
+            let mut list = self.list.lock();
+            // SAFETY: the caller's contract.
+            unsafe { list.register(entry) };
+            // SeqCst: the waiter's store of the Dekker pair.
+            self.is_empty.store(false, Ordering::SeqCst);
+        }
+        // SeqCst: orders the store above before the loads in `ready`.
+        fence(Ordering::SeqCst);
+        ready()
     }
 
     /// Unlinks `entry` if a waker has not already done so.
@@ -316,16 +323,23 @@ impl SyncWaitList {
         self.is_empty.store(list.is_empty(), Ordering::SeqCst);
     }
 
-    /// Links a watcher; the caller then re-checks readiness as after `register`.
+    /// Links a watcher, then re-checks `ready` as [`register`](SyncWaitList::register)
+    /// does, and returns what it says.
     ///
     /// # Safety
     ///
     /// As for [`WaitList::register`].
-    pub(crate) unsafe fn watch(&self, entry: &Entry) {
-        let mut list = self.list.lock();
-        // SAFETY: the caller's contract.
-        unsafe { list.watch(entry) };
-        self.is_empty.store(false, Ordering::SeqCst);
+    pub(crate) unsafe fn watch(&self, entry: &Entry, ready: impl FnOnce() -> bool) -> bool {
+        {
+            let mut list = self.list.lock();
+            // SAFETY: the caller's contract.
+            unsafe { list.watch(entry) };
+            // SeqCst: as in `register`.
+            self.is_empty.store(false, Ordering::SeqCst);
+        }
+        // SeqCst: as in `register`.
+        fence(Ordering::SeqCst);
+        ready()
     }
 
     /// Unlinks a watcher if a waker has not already done so.
@@ -379,10 +393,7 @@ impl SyncWaitList {
         let entry = Entry::new(&waiter);
         // SAFETY: `entry` stays in this frame, and we return only once it is unlinked: by
         // the waker that selects it (before its CAS) or by `unregister` below.
-        unsafe { self.register(&entry) };
-        // SeqCst: the waiter half of the Dekker pair (see `register`).
-        fence(Ordering::SeqCst);
-        if ready() {
+        if unsafe { self.register(&entry, ready) } {
             let _ = waiter.try_select(Selected::Aborted);
         }
         match waiter.wait_until(deadline) {

@@ -137,7 +137,7 @@ fn dropping_a_selected_operation_panics() {
 }
 
 #[test]
-#[should_panic(expected = "not selected")]
+#[should_panic(expected = "another channel than the one selected")]
 fn completing_with_another_receiver_panics() {
     let (s, r) = unbounded::<i32>();
     let (_s2, r2) = unbounded::<i32>();
@@ -256,4 +256,118 @@ fn thousand_send_operations() {
         sel.remove(i);
     }
     consumer.join().unwrap();
+}
+
+/// A clone of the added handle names the same channel, so it may complete the operation;
+/// for every flavor and both directions.
+#[test]
+fn completing_with_a_clone_of_the_selected_handle() {
+    for cap in [None, Some(0), Some(1), Some(4)] {
+        let (s, r) = cap.map_or_else(unbounded::<i32>, bounded::<i32>);
+        let s2 = s.clone();
+        let peer = thread::spawn(move || s2.send(1).unwrap());
+        let mut sel = Select::new();
+        sel.recv(&r);
+        let oper = sel.select();
+        let r_clone = r.clone();
+        assert_eq!(oper.recv(&r_clone), Ok(1));
+        peer.join().unwrap();
+
+        let r2 = r.clone();
+        let peer = thread::spawn(move || r2.recv().unwrap());
+        let mut sel = Select::new();
+        sel.send(&s);
+        let oper = sel.select();
+        let s_clone = s.clone();
+        assert_eq!(oper.send(&s_clone, 2), Ok(()));
+        assert_eq!(peer.join().unwrap(), 2);
+    }
+}
+
+/// A sender of the channel whose *receive* was selected is the wrong side. The receive
+/// is completed (its message dropped) before the panic, so the channel stays usable.
+#[test]
+fn completing_a_receive_with_the_sender_panics() {
+    let (s, r) = bounded::<i32>(1);
+    s.send(1).unwrap();
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut sel = Select::new();
+        sel.recv(&r);
+        let oper = sel.select();
+        let _ = oper.send(&s, 2);
+    }));
+    let msg = res.unwrap_err();
+    assert!(
+        msg.downcast_ref::<&str>()
+            .unwrap()
+            .contains("another channel than the one selected")
+    );
+    s.send(3).unwrap();
+    assert_eq!(r.recv(), Ok(3));
+}
+
+#[test]
+fn select_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Select<'_>>();
+    // And usable from another thread, on channels of messages that are not `Sync`.
+    let (s, r) = unbounded::<std::cell::Cell<i32>>();
+    s.send(std::cell::Cell::new(5)).unwrap();
+    let mut sel = Select::new();
+    let i = sel.recv(&r);
+    thread::scope(|scope| {
+        scope.spawn(move || assert_eq!(sel.ready(), i));
+    });
+    assert_eq!(r.recv().unwrap().get(), 5);
+}
+
+/// One message moves between two channels while a non-blocking select looks at both: it
+/// must always find it (trying the channels one after the other would sometimes miss it).
+/// The dynamic `try_select`, `try_ready` and `select!` with `default` share the engine.
+#[test]
+fn non_blocking_select_is_linearizable() {
+    const ROUNDS: usize = if cfg!(miri) { 20 } else { 20_000 };
+    for cap in [None, Some(1)] {
+        let ((s1, r1), (s2, r2)) = match cap {
+            None => (unbounded::<i32>(), unbounded::<i32>()),
+            Some(n) => (bounded(n), bounded(n)),
+        };
+        let (go_s, go_r) = bounded::<()>(0);
+        let (done_s, done_r) = bounded::<()>(0);
+        thread::scope(|scope| {
+            scope.spawn(|| {
+                for _ in 0..ROUNDS {
+                    go_r.recv().unwrap();
+                    // Move the message from r1 to r2, keeping one in at least one of them.
+                    s2.send(1).unwrap();
+                    let _ = r1.try_recv();
+                    done_r.recv().unwrap();
+                }
+            });
+            for round in 0..ROUNDS {
+                s1.send(1).unwrap();
+                go_s.send(()).unwrap();
+                let mut sel = Select::new();
+                sel.recv(&r1);
+                sel.recv(&r2);
+                match round % 3 {
+                    0 => {
+                        let oper = sel.try_select().expect("a message is always there");
+                        let r = if oper.index() == 0 { &r1 } else { &r2 };
+                        oper.recv(r).unwrap();
+                    }
+                    1 => {
+                        sel.try_ready().expect("a message is always there");
+                    }
+                    _ => gogreen_channel::select! {
+                        recv(r1) -> v => { v.unwrap(); }
+                        recv(r2) -> v => { v.unwrap(); }
+                        default => panic!("a message is always there"),
+                    },
+                }
+                done_s.send(()).unwrap();
+                while r1.try_recv().is_ok() || r2.try_recv().is_ok() {}
+            }
+        });
+    }
 }

@@ -347,3 +347,25 @@ fn arm_and_default_bodies_may_replace_the_channels() {
     assert_eq!(r.recv(), Ok(2));
     let _ = s;
 }
+
+/// crossbeam-channel's syntax: `default()` and trailing commas inside an arm's parentheses.
+#[test]
+fn default_with_empty_parentheses_and_trailing_commas() {
+    let (s, r) = bounded::<i32>(1);
+    let hit = select! {
+        recv(r,) -> _ => 1,
+        default() => 2,
+    };
+    assert_eq!(hit, 2);
+    select! {
+        send(s, 7,) -> res => res.unwrap(),
+        default(ms(1000),) => panic!("there was room"),
+    }
+    select_biased! {
+        recv(r,) -> v => assert_eq!(v, Ok(7)),
+        default() => panic!("a message was ready"),
+    }
+    select! {
+        default() => {}
+    }
+}

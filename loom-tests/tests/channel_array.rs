@@ -97,3 +97,27 @@ fn close_races_blocked_sender_and_receiver() {
         assert_eq!(drops.load(Ordering::Relaxed), 2);
     });
 }
+
+/// The last receiver goes while a sender sends and another sender stays: every message
+/// is dropped by the time the sending thread is done (discarded by the receiver's drop,
+/// or refused), not left for the channel's own drop; none twice (a double drop would
+/// underflow the count).
+#[test]
+fn last_receiver_drops_buffered_messages() {
+    loom::model(|| {
+        let token = Arc::new(());
+        let (s, r) = bounded::<Arc<()>>(2);
+        let keep = s.clone();
+        let t = {
+            let token = token.clone();
+            thread::spawn(move || {
+                let _ = s.send(token.clone());
+                let _ = s.send(token);
+            })
+        };
+        drop(r);
+        t.join().unwrap();
+        assert_eq!(Arc::strong_count(&token), 1);
+        drop(keep);
+    });
+}

@@ -89,3 +89,27 @@ fn close_and_drop_leftovers() {
         assert_eq!(drops.load(Ordering::Relaxed), 4);
     });
 }
+
+/// The last receiver goes while a sender fills more than one block and another sender
+/// stays: every message is dropped when the sending thread is done, and every block freed
+/// (loom reports a leak), not left for the channel's own drop.
+#[test]
+fn last_receiver_drops_buffered_messages() {
+    loom::model(|| {
+        let token = std::sync::Arc::new(());
+        let (s, r) = unbounded::<std::sync::Arc<()>>();
+        let keep = s.clone();
+        let t = {
+            let token = token.clone();
+            thread::spawn(move || {
+                for _ in 0..4 {
+                    let _ = s.send(token.clone());
+                }
+            })
+        };
+        drop(r);
+        t.join().unwrap();
+        assert_eq!(std::sync::Arc::strong_count(&token), 1);
+        drop(keep);
+    });
+}

@@ -2,7 +2,7 @@
 //! a send arm meeting a receiver, and readiness.
 #![cfg(loom)]
 
-use gogreen_channel::{Select, bounded, select};
+use gogreen_channel::{Select, bounded, select, unbounded};
 use loom::thread;
 
 /// Both channels fire while the select registers on them: it wins exactly one, and the
@@ -88,4 +88,43 @@ fn ready_is_woken() {
         assert_eq!(r.recv(), Ok(3));
         t.join().unwrap();
     });
+}
+
+/// A message moves from one channel to the other while a non-blocking select looks at
+/// both, the emptied one first: trying them one after the other would see both empty, but
+/// there is always a message, and the select must find it (through the versions, or the
+/// registering round when one changed). Buffered and unbounded; `try_select` and
+/// `try_ready`.
+#[test]
+fn non_blocking_select_is_linearizable() {
+    for unbounded_flavor in [false, true] {
+        for ready_only in [false, true] {
+            loom::model(move || {
+                let ((s1, r1), (s2, r2)) = if unbounded_flavor {
+                    (unbounded::<u32>(), unbounded::<u32>())
+                } else {
+                    (bounded::<u32>(1), bounded::<u32>(1))
+                };
+                s1.send(1).unwrap();
+                let r1b = r1.clone();
+                let t = thread::spawn(move || {
+                    s2.send(2).unwrap();
+                    let _ = r1b.try_recv();
+                });
+                // Under loom the order is kept: r2 is tried first.
+                let mut sel = Select::new();
+                let i2 = sel.recv(&r2);
+                sel.recv(&r1);
+                if ready_only {
+                    sel.try_ready().expect("a message is always there");
+                } else {
+                    let oper = sel.try_select().expect("a message is always there");
+                    let r = if oper.index() == i2 { &r2 } else { &r1 };
+                    assert!(oper.recv(r).is_ok());
+                }
+                t.join().unwrap();
+                drop(s1);
+            });
+        }
+    }
 }

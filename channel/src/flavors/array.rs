@@ -23,9 +23,10 @@ use std::time::Instant;
 use crossbeam_utils::CachePadded;
 
 use crate::backoff::Spin;
-use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::err::{Received, SendTimeoutError, TrySendError};
+use crate::flavors::defer;
 use crate::loom::{AtomicUsize, UnsafeCell, fence};
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 use crate::waitlist::SyncWaitList;
 
@@ -145,20 +146,21 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Writes into the slot `start_send` claimed.
+    /// Moves the message at `msg` into the slot `start_send` claimed; `Err` if closed.
     ///
     /// # Safety
     ///
-    /// `token` comes from a successful `start_send` on this channel, and is used once.
-    pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
+    /// `token` comes from a successful `start_send` on this channel, and is used once;
+    /// `msg` is a message in (see `channel.rs`).
+    pub(crate) unsafe fn write(&self, token: &mut Token, msg: *const T) -> Result<(), ()> {
         if token.ptr.is_null() {
-            return Err(msg);
+            return Err(());
         }
         // SAFETY: `start_send` pointed the token at a slot of `buffer` that we own now.
         let slot = unsafe { &*(token.ptr as *const Slot<T>) };
-        // SAFETY: the slot is ours until the stamp store below.
+        // SAFETY: the slot is ours until the stamp store below; `msg` is valid to read.
         slot.msg
-            .with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
+            .with_mut(|p| unsafe { ptr::copy_nonoverlapping(msg, p.cast::<T>(), 1) });
         // Release pairs with the Acquire in `start_recv`.
         slot.stamp.store(token.stamp, Ordering::Release);
         self.receivers.notify();
@@ -224,46 +226,56 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Reads from the slot `start_recv` claimed.
+    /// Moves the message out of the slot `start_recv` claimed, into the caller's
+    /// `Result`; `Err(closed)` if closed and empty.
     ///
     /// # Safety
     ///
     /// `token` comes from a successful `start_recv` on this channel, and is used once.
-    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+    pub(crate) unsafe fn read<R: Received<T>>(&self, token: &mut Token) -> R {
         if token.ptr.is_null() {
-            return Err(());
+            return R::closed();
         }
         // SAFETY: `start_recv` pointed the token at a slot of `buffer` that we own now.
         let slot = unsafe { &*(token.ptr as *const Slot<T>) };
+        let stamp = token.stamp;
+        // Runs once the message is out (see `Defer`).
+        let _release = defer(|| {
+            // Release pairs with the Acquire in `start_send`.
+            slot.stamp.store(stamp, Ordering::Release);
+            self.senders.notify();
+        });
         // SAFETY: the slot is ours and holds a message (its stamp said so).
-        let msg = slot.msg.with(|p| unsafe { p.read().assume_init() });
-        // Release pairs with the Acquire in `start_send`.
-        slot.stamp.store(token.stamp, Ordering::Release);
-        self.senders.notify();
-        Ok(msg)
+        R::msg(slot.msg.with(|p| unsafe { p.read().assume_init() }))
     }
 
-    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+    /// # Safety
+    ///
+    /// `msg` is a message in (see `channel.rs`).
+    pub(crate) unsafe fn try_send(&self, msg: *const T) -> Result<(), TrySendError<()>> {
         let token = &mut Token::default();
         if self.start_send(token) {
-            // SAFETY: a successful `start_send`.
+            // SAFETY: a successful `start_send`; the caller's contract.
             unsafe { self.write(token, msg) }.map_err(TrySendError::Disconnected)
         } else {
-            Err(TrySendError::Full(msg))
+            Err(TrySendError::Full(()))
         }
     }
 
-    pub(crate) fn send(
+    /// # Safety
+    ///
+    /// `msg` is a message in (see `channel.rs`).
+    pub(crate) unsafe fn send(
         &self,
-        msg: T,
+        msg: *const T,
         deadline: Option<Instant>,
-    ) -> Result<(), SendTimeoutError<T>> {
+    ) -> Result<(), SendTimeoutError<()>> {
         let token = &mut Token::default();
         loop {
             let mut spin = Spin::new();
             loop {
                 if self.start_send(token) {
-                    // SAFETY: a successful `start_send`.
+                    // SAFETY: a successful `start_send`; the caller's contract.
                     return unsafe { self.write(token, msg) }
                         .map_err(SendTimeoutError::Disconnected);
                 }
@@ -273,32 +285,31 @@ impl<T> Channel<T> {
                 spin.snooze();
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(SendTimeoutError::Timeout(msg));
+                return Err(SendTimeoutError::Timeout(()));
             }
             self.senders
                 .wait(&|| !self.is_full() || self.is_disconnected(), deadline);
         }
     }
 
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+    pub(crate) fn try_recv<R: Received<T>>(&self) -> R {
         let token = &mut Token::default();
         if self.start_recv(token) {
             // SAFETY: a successful `start_recv`.
-            unsafe { self.read(token) }.map_err(|()| TryRecvError::Disconnected)
+            unsafe { self.read(token) }
         } else {
-            Err(TryRecvError::Empty)
+            R::not_ready()
         }
     }
 
-    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    pub(crate) fn recv<R: Received<T>>(&self, deadline: Option<Instant>) -> R {
         let token = &mut Token::default();
         loop {
             let mut spin = Spin::new();
             loop {
                 if self.start_recv(token) {
                     // SAFETY: a successful `start_recv`.
-                    return unsafe { self.read(token) }
-                        .map_err(|()| RecvTimeoutError::Disconnected);
+                    return unsafe { self.read(token) };
                 }
                 if spin.is_completed() {
                     break;
@@ -306,7 +317,7 @@ impl<T> Channel<T> {
                 spin.snooze();
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(RecvTimeoutError::Timeout);
+                return R::not_ready();
             }
             self.receivers
                 .wait(&|| !self.is_empty() || self.is_disconnected(), deadline);
@@ -349,6 +360,57 @@ impl<T> Channel<T> {
             true
         } else {
             false
+        }
+    }
+
+    /// Closes the channel for the last receiver and drops every buffered message, which
+    /// nobody can receive any more; returns whether this call closed the channel.
+    pub(crate) fn disconnect_receivers(&self) -> bool {
+        // SeqCst: as in `disconnect`.
+        let tail = self.tail.fetch_or(self.mark_bit, Ordering::SeqCst);
+        let closed_now = tail & self.mark_bit == 0;
+        if closed_now {
+            self.senders.disconnect();
+            self.receivers.disconnect();
+        }
+        self.discard_all_messages(tail & !self.mark_bit);
+        closed_now
+    }
+
+    /// Drops the messages from `head` up to `tail`, the final tail (the mark is set, so no
+    /// sender can claim a slot any more).
+    ///
+    /// Only the last receiver calls this, so nobody else moves `head`. A slot claimed
+    /// before the close may still be being written (a `select` send arm evaluates its
+    /// message after claiming): we wait for its stamp, as a receiver would.
+    ///
+    /// `head` jumps to `tail` first: if a message's `drop` panics, the messages after it
+    /// leak, and `Drop` does not drop any of them a second time.
+    fn discard_all_messages(&self, tail: usize) {
+        let mut spin = Spin::new();
+        // Relaxed: receivers move `head`, and every other one has been dropped (the
+        // receiver count's AcqRel decrement ordered their moves before us).
+        let mut head = self.head.load(Ordering::Relaxed);
+        // SeqCst, like every move of `head`: `len` and `is_empty` now say empty.
+        self.head.store(tail, Ordering::SeqCst);
+        while head != tail {
+            let index = head & (self.mark_bit - 1);
+            let lap = head & !(self.one_lap - 1);
+            // SAFETY: `index < cap` by construction of the positions.
+            let slot = unsafe { self.buffer.get_unchecked(index) };
+            // Acquire pairs with the Release in `write`: the message is there.
+            if slot.stamp.load(Ordering::Acquire) != head + 1 {
+                spin.snooze();
+                continue;
+            }
+            // SAFETY: the slot holds a message (its stamp said so) that nobody else
+            // can claim (`head` is past it, and senders see the mark); dropped once, here.
+            slot.msg.with_mut(|p| unsafe { (*p).assume_init_drop() });
+            head = if index + 1 < self.cap {
+                head + 1
+            } else {
+                lap.wrapping_add(self.one_lap)
+            };
         }
     }
 
@@ -415,12 +477,14 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
         None
     }
 
+    fn version(&self) -> u64 {
+        // Only a send (moving `tail`) or a close (marking it) makes a receive ready.
+        self.0.tail.load(Ordering::SeqCst) as u64
+    }
+
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
-        unsafe { self.0.receivers.register(entry) };
-        // SeqCst: the waiter half of the Dekker pair (see `SyncWaitList::register`).
-        fence(Ordering::SeqCst);
-        self.is_ready()
+        unsafe { self.0.receivers.register(entry, || self.is_ready()) }
     }
 
     fn unregister(&self, entry: &Entry) {
@@ -438,10 +502,7 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
 
     unsafe fn watch(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
-        unsafe { self.0.receivers.watch(entry) };
-        // SeqCst: as in `register`.
-        fence(Ordering::SeqCst);
-        self.is_ready()
+        unsafe { self.0.receivers.watch(entry, || self.is_ready()) }
     }
 
     fn unwatch(&self, entry: &Entry) {
@@ -458,12 +519,17 @@ impl<T> SelectHandle for SendHandle<'_, T> {
         None
     }
 
+    fn version(&self) -> u64 {
+        // Only a receive (moving `head`) or a close (marking `tail`) makes a send ready;
+        // `head` never has the mark bit.
+        let head = self.0.head.load(Ordering::SeqCst);
+        let mark = self.0.tail.load(Ordering::SeqCst) & self.0.mark_bit;
+        (head | mark) as u64
+    }
+
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
-        unsafe { self.0.senders.register(entry) };
-        // SeqCst: the waiter half of the Dekker pair (see `SyncWaitList::register`).
-        fence(Ordering::SeqCst);
-        self.is_ready()
+        unsafe { self.0.senders.register(entry, || self.is_ready()) }
     }
 
     fn unregister(&self, entry: &Entry) {
@@ -480,10 +546,7 @@ impl<T> SelectHandle for SendHandle<'_, T> {
 
     unsafe fn watch(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
-        unsafe { self.0.senders.watch(entry) };
-        // SeqCst: as in `register`.
-        fence(Ordering::SeqCst);
-        self.is_ready()
+        unsafe { self.0.senders.watch(entry, || self.is_ready()) }
     }
 
     fn unwatch(&self, entry: &Entry) {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::err::{RecvTimeoutError, TryRecvError};
 use crate::flavors::sleep_until;
 use crate::loom::AtomicBool;
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 
 /// A one-shot timer channel.
@@ -88,6 +88,11 @@ impl SelectHandle for RecvHandle<'_> {
         } else {
             self.0.delivery_time
         }
+    }
+
+    fn version(&self) -> u64 {
+        // Changes when the message is taken; the clock is checked apart (`deadline`).
+        u64::from(self.0.received.load(Ordering::SeqCst))
     }
 
     unsafe fn register(&self, _entry: &Entry) -> bool {

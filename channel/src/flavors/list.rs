@@ -20,9 +20,10 @@ use std::time::Instant;
 use crossbeam_utils::CachePadded;
 
 use crate::backoff::Spin;
-use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::err::Received;
+use crate::flavors::defer;
 use crate::loom::{AtomicPtr, AtomicUsize, LOOM, UnsafeCell, fence};
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 use crate::waitlist::SyncWaitList;
 
@@ -241,21 +242,22 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Writes into the slot `start_send` claimed.
+    /// Moves the message at `msg` into the slot `start_send` claimed; `Err` if closed.
     ///
     /// # Safety
     ///
-    /// `token` comes from a `start_send` on this channel, and is used once.
-    pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
+    /// `token` comes from a `start_send` on this channel, and is used once; `msg` is a
+    /// message in (see `channel.rs`).
+    pub(crate) unsafe fn write(&self, token: &mut Token, msg: *const T) -> Result<(), ()> {
         if token.ptr.is_null() {
-            return Err(msg);
+            return Err(());
         }
         let block = token.ptr as *const Block<T>;
         // SAFETY: the block lives until all its slots are read, and ours is not yet written.
         let slot = unsafe { (*block).slots.get_unchecked(token.stamp) };
-        // SAFETY: the slot is ours until we set `WRITE`.
+        // SAFETY: the slot is ours until we set `WRITE`; `msg` is valid to read.
         slot.msg
-            .with_mut(|p| unsafe { p.write(MaybeUninit::new(msg)) });
+            .with_mut(|p| unsafe { ptr::copy_nonoverlapping(msg, p.cast::<T>(), 1) });
         // Release pairs with the Acquire in `wait_write`.
         slot.state.fetch_or(WRITE, Ordering::Release);
         self.receivers.notify();
@@ -337,68 +339,69 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Reads from the slot `start_recv` claimed.
+    /// Moves the message out of the slot `start_recv` claimed, into the caller's
+    /// `Result`; `Err(closed)` if closed and empty.
     ///
     /// # Safety
     ///
     /// `token` comes from a successful `start_recv` on this channel, and is used once.
-    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+    pub(crate) unsafe fn read<R: Received<T>>(&self, token: &mut Token) -> R {
         if token.ptr.is_null() {
-            return Err(());
+            return R::closed();
         }
         let block = token.ptr as *mut Block<T>;
         let offset = token.stamp;
         // SAFETY: the block lives until its slots are all read, and ours is not.
         let slot = unsafe { (*block).slots.get_unchecked(offset) };
         slot.wait_write();
-        // SAFETY: the slot is written (`WRITE`) and ours to read.
-        let msg = slot.msg.with(|p| unsafe { p.read().assume_init() });
-        if offset + 1 == BLOCK_CAP {
-            // SAFETY: we read the last slot, so every slot is claimed.
-            unsafe { Block::destroy(block, 0) };
-        } else if slot.state.fetch_or(READ, Ordering::AcqRel) & DESTROY != 0 {
-            // SAFETY: the destroyer left the rest to us.
-            unsafe { Block::destroy(block, offset + 1) };
-        }
-        Ok(msg)
-    }
-
-    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
-        self.send(msg).map_err(|e| match e {
-            SendTimeoutError::Disconnected(msg) | SendTimeoutError::Timeout(msg) => {
-                TrySendError::Disconnected(msg)
+        // Runs once the message is out (see `Defer`). It holds raw pointers only: a
+        // reference held across `destroy` would outlive the block it points into.
+        let state: *const AtomicUsize = &slot.state;
+        let _release = defer(move || {
+            if offset + 1 == BLOCK_CAP {
+                // SAFETY: we read the last slot, so every slot is claimed.
+                unsafe { Block::destroy(block, 0) };
+            // SAFETY: the block lives until its every slot is read, ours included.
+            } else if unsafe { (*state).fetch_or(READ, Ordering::AcqRel) } & DESTROY != 0 {
+                // SAFETY: the destroyer left the rest to us.
+                unsafe { Block::destroy(block, offset + 1) };
             }
-        })
+        });
+        // SAFETY: the slot is written (`WRITE`) and ours to read.
+        R::msg(slot.msg.with(|p| unsafe { p.read().assume_init() }))
     }
 
-    /// Sends; never blocks.
-    pub(crate) fn send(&self, msg: T) -> Result<(), SendTimeoutError<T>> {
+    /// Sends; never blocks, fails only if closed.
+    ///
+    /// # Safety
+    ///
+    /// `msg` is a message in (see `channel.rs`).
+    pub(crate) unsafe fn send(&self, msg: *const T) -> Result<(), ()> {
         let token = &mut Token::default();
         let claimed = self.start_send(token);
         debug_assert!(claimed);
-        // SAFETY: `start_send` always succeeds for this flavor.
-        unsafe { self.write(token, msg) }.map_err(SendTimeoutError::Disconnected)
+        // SAFETY: `start_send` always succeeds for this flavor; the caller's contract.
+        unsafe { self.write(token, msg) }
     }
 
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+    pub(crate) fn try_recv<R: Received<T>>(&self) -> R {
         let token = &mut Token::default();
         if self.start_recv(token) {
             // SAFETY: a successful `start_recv`.
-            unsafe { self.read(token) }.map_err(|()| TryRecvError::Disconnected)
+            unsafe { self.read(token) }
         } else {
-            Err(TryRecvError::Empty)
+            R::not_ready()
         }
     }
 
-    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    pub(crate) fn recv<R: Received<T>>(&self, deadline: Option<Instant>) -> R {
         let token = &mut Token::default();
         loop {
             let mut spin = Spin::new();
             loop {
                 if self.start_recv(token) {
                     // SAFETY: a successful `start_recv`.
-                    return unsafe { self.read(token) }
-                        .map_err(|()| RecvTimeoutError::Disconnected);
+                    return unsafe { self.read(token) };
                 }
                 if spin.is_completed() {
                     break;
@@ -406,7 +409,7 @@ impl<T> Channel<T> {
                 spin.snooze();
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(RecvTimeoutError::Timeout);
+                return R::not_ready();
             }
             self.receivers
                 .wait(&|| !self.is_empty() || self.is_disconnected(), deadline);
@@ -452,11 +455,81 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Closes the receiving side: sends fail from now on. Messages still buffered are
-    /// dropped with the channel, when the last handle goes.
+    /// Closes the channel for the last receiver: sends fail from now on, and the messages
+    /// still buffered, which nobody can receive any more, are dropped now (not when the
+    /// last sender goes too). Returns whether this call closed the channel.
     pub(crate) fn disconnect_receivers(&self) -> bool {
+        // SeqCst: as in `disconnect_senders`.
         let tail = self.tail.index.fetch_or(MARK_BIT, Ordering::SeqCst);
-        tail & MARK_BIT == 0
+        let closed_now = tail & MARK_BIT == 0;
+        if closed_now {
+            self.receivers.disconnect();
+        }
+        self.discard_all_messages();
+        closed_now
+    }
+
+    /// Drops the messages from `head` to the final `tail`, and the blocks they fill but
+    /// the last. Only the last receiver calls this, once the mark is set.
+    ///
+    /// 1. The mark makes every later claim's CAS of `tail` fail, except that a sender which
+    ///    claimed a block's last slot before the close still moves `tail` over the gap:
+    ///    wait until `tail` is off the gap; then it is final.
+    /// 2. Nobody else moves `head` (the other receivers are gone), so walk it to `tail`,
+    ///    waiting for each slot's `WRITE` (claimed before the close, perhaps by a `select`
+    ///    send arm still evaluating its message) and for each block's successor.
+    /// 3. `head.index` jumps to `tail` before the walk, and `head.block` follows the walk
+    ///    before each block is freed, so `Drop` frees only the block the walk stopped in
+    ///    and drops no message twice, even if a message's `drop` panics (the messages
+    ///    after it then leak). `head.block` is stored only when the walk leaves a block:
+    ///    while the channel has no block yet, a sender that lost the race with the mark
+    ///    may still be installing the first one there, and `Drop` frees it.
+    fn discard_all_messages(&self) {
+        let mut spin = Spin::new();
+        // Acquire pairs with the Release of the gap skip in `start_send`.
+        let mut tail = self.tail.index.load(Ordering::Acquire);
+        while (tail >> SHIFT) % LAP == BLOCK_CAP {
+            spin.snooze();
+            tail = self.tail.index.load(Ordering::Acquire);
+        }
+        // Relaxed: only receivers move `head`, and the others' moves are ordered before us
+        // by the receiver count's AcqRel decrement.
+        let mut head = self.head.index.load(Ordering::Relaxed);
+        if head >> SHIFT == tail >> SHIFT {
+            return;
+        }
+        // Acquire pairs with the Release store that publishes the first block: a sender
+        // may have claimed a slot in it before the installer stored it in `head.block`.
+        let first = loop {
+            let block = self.head.block.load(Ordering::Acquire);
+            if !block.is_null() {
+                break block;
+            }
+            spin.snooze();
+        };
+        let mut block = first;
+        // SeqCst, like every move of `head`: `len` and `is_empty` now say empty.
+        self.head.index.store(tail & !MARK_BIT, Ordering::SeqCst);
+        while head >> SHIFT != tail >> SHIFT {
+            let offset = (head >> SHIFT) % LAP;
+            if offset < BLOCK_CAP {
+                // SAFETY: the block lives until its slots are read, and this one was
+                // claimed by a sender but not by a receiver.
+                let slot = unsafe { (*block).slots.get_unchecked(offset) };
+                slot.wait_write();
+                // SAFETY: written (`WRITE`) and unread; dropped once, here.
+                slot.msg.with_mut(|p| unsafe { (*p).assume_init_drop() });
+            } else {
+                // SAFETY: every slot of `block` is behind us, and nobody else reads it.
+                let next = unsafe { (*block).wait_next() };
+                // Release pairs with the Acquire loads of `head.block`.
+                self.head.block.store(next, Ordering::Release);
+                // SAFETY: as above; nobody holds the block any more.
+                drop(unsafe { Box::from_raw(block) });
+                block = next;
+            }
+            head = head.wrapping_add(1 << SHIFT);
+        }
     }
 
     pub(crate) fn is_disconnected(&self) -> bool {
@@ -519,12 +592,14 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
         None
     }
 
+    fn version(&self) -> u64 {
+        // Only a send (moving `tail`) or a close (marking it) makes a receive ready.
+        self.0.tail.index.load(Ordering::SeqCst) as u64
+    }
+
     unsafe fn register(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
-        unsafe { self.0.receivers.register(entry) };
-        // SeqCst: the waiter half of the Dekker pair (see `SyncWaitList::register`).
-        fence(Ordering::SeqCst);
-        self.is_ready()
+        unsafe { self.0.receivers.register(entry, || self.is_ready()) }
     }
 
     fn unregister(&self, entry: &Entry) {
@@ -541,10 +616,7 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
 
     unsafe fn watch(&self, entry: &Entry) -> bool {
         // SAFETY: the caller's contract.
-        unsafe { self.0.receivers.watch(entry) };
-        // SeqCst: as in `register`.
-        fence(Ordering::SeqCst);
-        self.is_ready()
+        unsafe { self.0.receivers.watch(entry, || self.is_ready()) }
     }
 
     fn unwatch(&self, entry: &Entry) {
@@ -559,6 +631,11 @@ impl<T> SelectHandle for SendHandle<'_, T> {
 
     fn deadline(&self) -> Option<Instant> {
         None
+    }
+
+    fn version(&self) -> u64 {
+        // Always ready.
+        0
     }
 
     unsafe fn register(&self, _entry: &Entry) -> bool {

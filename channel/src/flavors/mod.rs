@@ -9,6 +9,7 @@ pub(crate) mod never;
 pub(crate) mod tick;
 pub(crate) mod zero;
 
+use std::mem::ManuallyDrop;
 use std::time::Instant;
 
 use crate::park;
@@ -23,5 +24,27 @@ pub(crate) fn sleep_until(deadline: Option<Instant>) {
         }
         // Nobody holds our unparker; wake-ups are stale tokens or the deadline.
         park::park(deadline);
+    }
+}
+
+/// Runs a closure when dropped.
+///
+/// How a flavor releases a slot or a packet *after* moving the message out into the
+/// `Result` it returns: `let _release = defer(..); Ok(msg.read())`. The message then moves
+/// straight into the caller's `Result`; with the release written between a `let` of that
+/// `Result` and its return, the compiler builds the `Result` in a temporary of this frame
+/// first, one more copy of the message on the stack.
+pub(crate) struct Defer<F: FnOnce()>(ManuallyDrop<F>);
+
+pub(crate) fn defer<F: FnOnce()>(f: F) -> Defer<F> {
+    Defer(ManuallyDrop::new(f))
+}
+
+impl<F: FnOnce()> Drop for Defer<F> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: taken once, here, and `self` is not used again.
+        let f = unsafe { ManuallyDrop::take(&mut self.0) };
+        f();
     }
 }

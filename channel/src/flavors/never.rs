@@ -3,9 +3,9 @@
 use std::marker::PhantomData;
 use std::time::Instant;
 
-use crate::err::{RecvTimeoutError, TryRecvError};
+use crate::err::RecvTimeoutError;
 use crate::flavors::sleep_until;
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 
 /// A channel without messages.
@@ -20,11 +20,8 @@ impl<T> Channel<T> {
         }
     }
 
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
-        Err(TryRecvError::Empty)
-    }
-
-    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    /// Sleeps until `deadline`, or forever, and never delivers.
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<(), RecvTimeoutError> {
         sleep_until(deadline);
         Err(RecvTimeoutError::Timeout)
     }
@@ -37,6 +34,11 @@ impl<T> SelectHandle for Channel<T> {
 
     fn deadline(&self) -> Option<Instant> {
         None
+    }
+
+    fn version(&self) -> u64 {
+        // Never ready.
+        0
     }
 
     unsafe fn register(&self, _entry: &Entry) -> bool {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::err::{RecvTimeoutError, TryRecvError};
 use crate::flavors::sleep_until;
 use crate::loom::AtomicU64;
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 
 /// "Never": a tick too far away to represent.
@@ -113,6 +113,11 @@ impl SelectHandle for RecvHandle<'_> {
 
     fn deadline(&self) -> Option<Instant> {
         self.0.instant(self.0.next.load(Ordering::Relaxed))
+    }
+
+    fn version(&self) -> u64 {
+        // Moves when a tick is taken; the clock is checked apart (`deadline`).
+        self.0.next.load(Ordering::SeqCst)
     }
 
     unsafe fn register(&self, _entry: &Entry) -> bool {

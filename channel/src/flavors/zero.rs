@@ -6,14 +6,20 @@
 //!
 //! # How a send meets a receive
 //!
-//! A blocked operation owns a packet — a message slot and a `ready` flag — on its stack
-//! (a `select` arm's packet is on the heap, because it is registered for a type the
-//! `select` does not know in advance). The packet address travels in the wait-list entry.
+//! A blocked operation owns a packet — a `ready` flag and a pointer to the message — on
+//! its stack. A blocked `send` points it at the message it was given (the caller's own
+//! memory), a blocked `recv` at its landing place (a local, or a heap box for a message
+//! over [`LAND_ON_HEAP`] bytes), so the message is copied from the sender's memory
+//! straight to the receiver's, and no frame holds a large message twice (see "Stack" in
+//! `docs/channels.md`). A `select`
+//! arm's packet holds the message itself, in the arm's entry (a small message) or on the
+//! heap, because the arm's message does not exist yet (a send) or its frame dies before the
+//! message is read (a receive). The packet address travels in the wait-list entry.
 //!
 //! A sender that finds a waiting receiver R:
 //! 1. under the lock, selects R (clones R's unparker, unlinks R's entry, CAS on R's state);
-//! 2. after unlocking, moves the message into R's packet, sets `ready` (Release), and
-//!    wakes R through the clone;
+//! 2. after unlocking, moves the message to where R's packet points, sets `ready`
+//!    (Release), and wakes R through the clone;
 //! 3. R sees its state, waits for `ready` (Acquire) and takes the message.
 //!
 //! A receiver that finds a waiting sender S selects S the same way, then:
@@ -26,99 +32,109 @@
 //! The waker unparks only after it is done with the packet, so a woken owner rarely has to
 //! wait for `ready`; `ready` covers the case where the owner saw its state while spinning.
 
+use std::cell::UnsafeCell;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::backoff::Spin;
-use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
-use crate::loom::{AtomicBool, Mutex, MutexGuard, UnsafeCell};
+use crate::err::{Received, SendTimeoutError, TrySendError};
+use crate::flavors::defer;
+use crate::loom::{AtomicBool, Mutex, MutexGuard};
 use crate::park::Unparker;
-use crate::select::{SelectHandle, Token};
+use crate::token::{SelectHandle, Token};
 use crate::waiter::{ENTRY_SLOT_WORDS, Entry, Selected, Waiter};
 use crate::waitlist::{CLOSE_BATCH, WaitList, Wakeup};
 
-/// Where one message changes hands.
+/// A blocking receive of a message larger than this lands it in a heap box, not on the
+/// stack (see `Channel::recv_blocking`).
+const LAND_ON_HEAP: usize = 256;
+
+/// Where one message changes hands: what a peer that selected the packet's owner reads.
+#[repr(C)]
 struct Packet<T> {
-    /// Made by `select` registration: freed by whoever takes the message (or by the
-    /// registering `select` if nobody selected it).
+    /// Made by `select` registration on the heap: freed by whoever takes the message (or
+    /// by the registering `select` if nobody selected it).
     on_heap: bool,
     /// Set (Release) by the side that finishes with the packet second-to-last; the owner
     /// (or the receiver of a `select` send arm) waits for it (Acquire).
     ready: AtomicBool,
-    /// Filled by a plain `send` from the start, otherwise by the sender that completes.
-    msg: UnsafeCell<Option<T>>,
+    /// Where the message is (a blocked sender) or goes (a blocked receiver). Set before
+    /// the packet is published, never changed while it is.
+    msg: *mut T,
+}
+
+/// A `select` arm's packet, with room for the message after the header (a peer finds the
+/// room through `packet.msg`, which the constructors point at it).
+#[repr(C)]
+struct ArmPacket<T> {
+    packet: Packet<T>,
+    /// Written by the arm's sender (its own, for a send arm, in `SelectedOperation::send`),
+    /// read by the receiver, per the hand-off protocol.
+    msg: UnsafeCell<MaybeUninit<T>>,
 }
 
 impl<T> Packet<T> {
-    fn on_stack(msg: Option<T>) -> Packet<T> {
+    /// A plain operation's packet, pointing at the caller's message or destination.
+    fn plain(msg: *mut T) -> Packet<T> {
         Packet {
             on_heap: false,
             ready: AtomicBool::new(false),
-            msg: UnsafeCell::new(msg),
+            msg,
         }
-    }
-
-    /// An empty packet in `entry`'s slot, if it fits there (not under loom, which
-    /// tracks heap packets better).
-    fn in_slot(entry: &Entry) -> Option<*mut Packet<T>> {
-        let fits = std::mem::size_of::<Packet<T>>()
-            <= std::mem::size_of::<[usize; ENTRY_SLOT_WORDS]>()
-            && std::mem::align_of::<Packet<T>>() <= std::mem::align_of::<usize>();
-        if !fits || cfg!(loom) {
-            return None;
-        }
-        let p = entry.slot.get().cast::<Packet<T>>();
-        // SAFETY: the slot is large and aligned enough (checked above), owned by the
-        // caller (the entry's owner, registering it), and holds nothing.
-        unsafe {
-            p.write(Packet {
-                on_heap: false,
-                ready: AtomicBool::new(false),
-                msg: UnsafeCell::new(None),
-            })
-        };
-        Some(p)
-    }
-
-    fn on_heap() -> *mut Packet<T> {
-        Box::into_raw(Box::new(Packet {
-            on_heap: true,
-            ready: AtomicBool::new(false),
-            msg: UnsafeCell::new(None),
-        }))
     }
 
     /// Waits until the other side is done with the packet.
     fn wait_ready(&self) {
         let mut spin = Spin::new();
-        // Acquire pairs with the Release stores of `ready` in `write` and `read`.
+        // Acquire pairs with the Release stores of `ready` in `give` and `take_from`.
         while !self.ready.load(Ordering::Acquire) {
             spin.snooze();
         }
     }
+}
 
-    /// Moves the message in.
-    ///
-    /// # Safety
-    ///
-    /// The caller has the packet to itself (the hand-off protocol in the module docs).
-    unsafe fn put(&self, msg: T) {
-        // SAFETY: the caller's contract; the packet is empty, so nothing is overwritten.
-        self.msg.with_mut(|p| unsafe { ptr::write(p, Some(msg)) });
+impl<T> ArmPacket<T> {
+    /// An empty arm packet in `entry`'s slot, if it fits there (not under loom, which
+    /// tracks heap packets better).
+    fn in_slot(entry: &Entry) -> Option<*mut ArmPacket<T>> {
+        let fits = std::mem::size_of::<ArmPacket<T>>()
+            <= std::mem::size_of::<[usize; ENTRY_SLOT_WORDS]>()
+            && std::mem::align_of::<ArmPacket<T>>() <= std::mem::align_of::<usize>();
+        if !fits || cfg!(loom) {
+            return None;
+        }
+        let p = entry.slot.get().cast::<ArmPacket<T>>();
+        // SAFETY: the slot is large and aligned enough (checked above), owned by the
+        // caller (the entry's owner, registering it), and holds nothing.
+        unsafe { ArmPacket::init(p, false) };
+        Some(p)
     }
 
-    /// Moves the message out.
+    fn on_heap() -> *mut ArmPacket<T> {
+        let p = Box::into_raw(Box::<ArmPacket<T>>::new_uninit()).cast::<ArmPacket<T>>();
+        // SAFETY: a fresh allocation for an `ArmPacket<T>`.
+        unsafe { ArmPacket::init(p, true) };
+        p
+    }
+
+    /// Writes an empty packet at `p`, its `msg` pointing at its own room.
     ///
     /// # Safety
     ///
-    /// As for [`put`](Packet::put), and the packet holds a message.
-    unsafe fn take(&self) -> T {
-        // SAFETY: the caller's contract.
-        self.msg
-            .with_mut(|p| unsafe { (*p).take() })
-            .expect("gogreen: fatal: rendezvous packet without a message")
+    /// `p` is valid for writes of an `ArmPacket<T>` and holds nothing to drop.
+    unsafe fn init(p: *mut ArmPacket<T>, on_heap: bool) {
+        // SAFETY: the caller's contract; the room's address is computed, not read.
+        unsafe {
+            let room = UnsafeCell::raw_get(&raw const (*p).msg).cast::<T>();
+            (&raw mut (*p).packet).write(Packet {
+                on_heap,
+                ready: AtomicBool::new(false),
+                msg: room,
+            });
+        }
     }
 }
 
@@ -128,6 +144,9 @@ struct Inner {
     /// Blocked receivers and `select` receive arms.
     receivers: WaitList,
     is_disconnected: bool,
+    /// Counts registrations on either list and the close: whatever may make an operation
+    /// ready (`SelectHandle::version`).
+    version: u64,
 }
 
 /// A rendezvous channel.
@@ -149,6 +168,7 @@ impl<T> Channel<T> {
                 senders: WaitList::new(),
                 receivers: WaitList::new(),
                 is_disconnected: false,
+                version: 0,
             }),
             _marker: PhantomData,
         }
@@ -169,28 +189,47 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Completes a send that `start_send`, or a `select` send arm's acceptance, set up.
+    /// Completes a send that `start_send`, or a `select` send arm's acceptance, set up:
+    /// moves the message at `msg` to the receiver; `Err` if closed.
     ///
     /// # Safety
     ///
-    /// `token` comes from `start_send` or `SendHandle::accept` on this channel, used once.
-    pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
+    /// `token` comes from `start_send` or `SendHandle::accept` on this channel, used once;
+    /// `msg` is a message in (see `channel.rs`).
+    pub(crate) unsafe fn write(&self, token: &mut Token, msg: *const T) -> Result<(), ()> {
         if token.ptr.is_null() {
-            return Err(msg);
+            return Err(());
         }
-        // SAFETY: the token points at a selected receiver's packet (alive until we set
-        // `ready`) or at our own heap packet (alive until its receiver frees it after
-        // `ready`).
-        let packet = unsafe { &*(token.ptr as *const Packet<T>) };
-        // SAFETY: selection made the packet ours until `ready`.
-        unsafe { packet.put(msg) };
+        // SAFETY: the token points at a selected receiver's packet, or at our own heap
+        // packet that a receiver selected and now waits on (then there is nobody to wake:
+        // the receiver woke us); the caller's contract for `msg`.
+        unsafe { Self::give(token.ptr as *const Packet<T>, token.unparker.take(), msg) };
+        Ok(())
+    }
+
+    /// Gives the message at `msg` to a receiver: moves it to where the receiver's packet
+    /// points, releases the packet with `ready`, and wakes the receiver, if `unparker` is
+    /// given.
+    ///
+    /// # Safety
+    ///
+    /// `raw` is the packet of a receiver this thread selected (alive until `ready`: on its
+    /// stack, or in its entry, or on the heap until its owner frees it), or this thread's
+    /// own send arm's heap packet (alive until its receiver frees it after `ready`); `msg`
+    /// is a message in (see `channel.rs`).
+    #[inline]
+    unsafe fn give(raw: *const Packet<T>, unparker: Option<Unparker>, msg: *const T) {
+        // SAFETY: the caller's contract.
+        let packet = unsafe { &*raw };
+        // SAFETY: selection made the destination ours until `ready`; `msg` is valid to
+        // read, and the two do not overlap (one message, two owners' memory).
+        unsafe { ptr::copy_nonoverlapping(msg, packet.msg, 1) };
         // Release pairs with the Acquire in `wait_ready`.
         packet.ready.store(true, Ordering::Release);
         // The packet may be gone now; wake the receiver through our clone.
-        if let Some(unparker) = token.unparker.take() {
+        if let Some(unparker) = unparker {
             unparker.unpark();
         }
-        Ok(())
     }
 
     /// Selects a waiting sender. `true` with `token.ptr` null means closed.
@@ -208,143 +247,137 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Completes a receive that `start_recv`, or a `select` receive arm's acceptance, set up.
+    /// Completes a receive that `start_recv`, or a `select` receive arm's acceptance, set
+    /// up: moves the message into the caller's `Result`; `Err(closed)` if closed.
     ///
     /// # Safety
     ///
     /// `token` comes from `start_recv` or `RecvHandle::accept` on this channel, used once.
-    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+    pub(crate) unsafe fn read<R: Received<T>>(&self, token: &mut Token) -> R {
         if token.ptr.is_null() {
-            return Err(());
+            return R::closed();
         }
-        let raw = if token.ptr == Token::IN_SLOT {
-            token.slot.as_mut_ptr().cast::<Packet<T>>()
+        if let Some(unparker) = token.unparker.take() {
+            let packet = token.ptr as *mut Packet<T>;
+            // SAFETY: a sender selected by `start_recv`, its packet untouched since.
+            return unsafe { Self::take_from(packet, unparker) };
+        }
+        // Our own `select` receive arm, chosen by a sender.
+        let arm = if token.ptr == Token::IN_SLOT {
+            token.slot.as_mut_ptr().cast::<ArmPacket<T>>()
         } else {
-            token.ptr as *mut Packet<T>
+            token.ptr as *mut ArmPacket<T>
         };
-        // SAFETY: a selected sender's packet, alive until we set `ready` (on its stack) or
-        // until we free it (on the heap); or our own arm's packet (on the heap, or moved
-        // into the token by `accept`), which we free.
-        let packet = unsafe { &*raw };
-        match token.unparker.take() {
-            Some(unparker) if !packet.on_heap => {
-                // A plain send: the message is there; its sender waits for `ready`.
-                // SAFETY: selection made the packet ours until `ready`.
-                let msg = unsafe { packet.take() };
-                // Release pairs with the sender's Acquire in `wait_ready`.
-                packet.ready.store(true, Ordering::Release);
-                unparker.unpark();
-                Ok(msg)
-            }
-            Some(unparker) => {
-                // A `select` send arm: it writes once it learns it won.
-                unparker.unpark();
-                packet.wait_ready();
-                // SAFETY: `ready` says the arm wrote and is done with the packet.
-                let msg = unsafe { packet.take() };
-                // SAFETY: a heap packet; the arm's `select` left it to us.
-                drop(unsafe { Box::from_raw(raw) });
-                Ok(msg)
-            }
-            None => {
-                // Our own `select` receive arm, chosen by a sender.
-                packet.wait_ready();
-                // SAFETY: `ready` says the sender wrote and is done with the packet.
-                let msg = unsafe { packet.take() };
-                // SAFETY: our arm's packet (in our entry or on the heap), nobody else's
-                // any more.
-                unsafe { free_packet(raw) };
-                Ok(msg)
-            }
-        }
+        // SAFETY: our arm's packet (on the heap, or moved into the token by `accept`,
+        // after which only its own room is valid, not `packet.msg`), alive until we free
+        // it below; `ready` says the sender wrote the room and is done.
+        unsafe { (*arm).packet.wait_ready() };
+        // SAFETY: as above; runs once the message is out (see `Defer`).
+        let _free = defer(move || unsafe { free_arm(arm) });
+        // SAFETY: as above.
+        R::msg(unsafe { (*arm).msg.get().cast::<T>().read() })
     }
 
-    /// Completes a plain receive that selected a waiting sender: the common case of
-    /// [`read`](Channel::read), without a token.
+    /// Takes the message of a sender this thread selected, into the caller's `Result`
+    /// (always `Ok`), and lets the sender go.
     ///
     /// # Safety
     ///
-    /// `wakeup` is a sender this thread just selected.
+    /// `raw` is the packet of a sender this thread selected, untouched since; `unparker`
+    /// wakes that sender.
     #[inline]
-    unsafe fn take_from(wakeup: Wakeup) -> T {
-        let raw = wakeup.packet as *mut Packet<T>;
-        // SAFETY: a selected sender's packet, alive until we set `ready` (on its stack) or
-        // until we free it (on the heap).
+    unsafe fn take_from<R: Received<T>>(raw: *mut Packet<T>, unparker: Unparker) -> R {
+        // SAFETY: alive until we set `ready` (on the sender's stack) or until we free it
+        // (on the heap).
         let packet = unsafe { &*raw };
         if packet.on_heap {
             // A `select` send arm: it writes once it learns it won.
-            wakeup.unparker.unpark();
+            unparker.unpark();
             packet.wait_ready();
-            // SAFETY: `ready` says the arm wrote and is done with the packet.
-            let msg = unsafe { packet.take() };
-            // SAFETY: a heap packet; the arm's `select` left it to us.
-            drop(unsafe { Box::from_raw(raw) });
-            msg
+            // SAFETY: a heap `ArmPacket` that the arm's `select` left to us, freed once
+            // the message is out (see `Defer`).
+            let _free = defer(move || unsafe { free_arm(raw.cast::<ArmPacket<T>>()) });
+            // SAFETY: `ready` says the arm wrote its room and is done with the packet.
+            R::msg(unsafe { packet.msg.read() })
         } else {
-            // A plain send: the message is there; its sender waits for `ready`.
-            // SAFETY: selection made the packet ours until `ready`.
-            let msg = unsafe { packet.take() };
-            // Release pairs with the sender's Acquire in `wait_ready`.
-            packet.ready.store(true, Ordering::Release);
-            wakeup.unparker.unpark();
-            msg
+            // A plain send: its message is where the packet points; the sender waits for
+            // `ready` before its frame (and the message) goes. Released once the message
+            // is out (see `Defer`), through a raw pointer: the packet may be gone as soon
+            // as `ready` is set, and a reference held by the closure would outlive it.
+            let ready: *const AtomicBool = &packet.ready;
+            let _release = defer(move || {
+                // SAFETY: the packet lives until `ready` is set, by this store. Release
+                // pairs with the sender's Acquire in `wait_ready`.
+                unsafe { (*ready).store(true, Ordering::Release) };
+                unparker.unpark();
+            });
+            // SAFETY: selection made the message ours to move until `ready`.
+            R::msg(unsafe { packet.msg.read() })
         }
     }
 
-    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+    /// # Safety
+    ///
+    /// `msg` is a message in (see `channel.rs`).
+    pub(crate) unsafe fn try_send(&self, msg: *const T) -> Result<(), TrySendError<()>> {
         let token = &mut Token::default();
         if self.start_send(token) {
-            // SAFETY: a successful `start_send`.
+            // SAFETY: a successful `start_send`; the caller's contract.
             unsafe { self.write(token, msg) }.map_err(TrySendError::Disconnected)
         } else {
-            Err(TrySendError::Full(msg))
+            Err(TrySendError::Full(()))
         }
     }
 
-    pub(crate) fn send(
+    /// # Safety
+    ///
+    /// `msg` is a message in (see `channel.rs`).
+    pub(crate) unsafe fn send(
         &self,
-        msg: T,
+        msg: *const T,
         deadline: Option<Instant>,
-    ) -> Result<(), SendTimeoutError<T>> {
+    ) -> Result<(), SendTimeoutError<()>> {
         let mut inner = self.inner.lock();
         if let Some(wakeup) = inner.receivers.try_select() {
             drop(inner);
-            // SAFETY: the receiver's packet is ours until we set `ready` (on its stack),
-            // or until its owner frees it after `ready` (on the heap).
-            let packet = unsafe { &*(wakeup.packet as *const Packet<T>) };
-            // SAFETY: selection made the packet ours until `ready`.
-            unsafe { packet.put(msg) };
-            // Release pairs with the Acquire in `wait_ready`.
-            packet.ready.store(true, Ordering::Release);
-            // The packet may be gone now; wake the receiver through our clone.
-            wakeup.unparker.unpark();
+            let packet = wakeup.packet as *const Packet<T>;
+            // SAFETY: a receiver we just selected; the caller's contract for `msg`.
+            unsafe { Self::give(packet, Some(wakeup.unparker), msg) };
             return Ok(());
         }
         if inner.is_disconnected {
-            return Err(SendTimeoutError::Disconnected(msg));
+            return Err(SendTimeoutError::Disconnected(()));
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(SendTimeoutError::Timeout(msg));
+            return Err(SendTimeoutError::Timeout(()));
         }
-        self.send_blocking(inner, msg, deadline)
+        // SAFETY: the caller's contract.
+        unsafe { self.send_blocking(inner, msg, deadline) }
     }
 
-    /// Waits with the message in a packet on this frame until a receiver takes it.
+    /// Waits, with a packet on this frame pointing at the message, until a receiver takes
+    /// it.
+    ///
+    /// # Safety
+    ///
+    /// `msg` is a message in (see `channel.rs`).
     #[inline(never)]
-    fn send_blocking(
+    unsafe fn send_blocking(
         &self,
         mut inner: MutexGuard<'_, Inner>,
-        msg: T,
+        msg: *const T,
         deadline: Option<Instant>,
-    ) -> Result<(), SendTimeoutError<T>> {
-        let packet = Packet::on_stack(Some(msg));
+    ) -> Result<(), SendTimeoutError<()>> {
+        let packet = Packet::plain(msg as *mut T);
         let waiter = Waiter::new();
         let entry = Entry::new(&waiter);
         entry.packet.set(&packet as *const Packet<T> as *mut ());
-        // SAFETY: `entry` and `packet` stay in this frame, and we return only once the
-        // entry is unlinked (by the receiver that selects it, or below) and, if selected,
-        // once the receiver is done with the packet (`wait_ready`).
+        // SAFETY: `entry`, `packet` and (the caller's contract) the message stay put until
+        // we return, and we return only once the entry is unlinked (by the receiver that
+        // selects it, or below) and, if selected, once the receiver is done with the
+        // message (`wait_ready`).
         unsafe { inner.senders.register(&entry) };
+        inner.version += 1;
         inner.receivers.notify_observers();
         drop(inner);
         match waiter.spin_then_wait_until(deadline) {
@@ -353,70 +386,108 @@ impl<T> Channel<T> {
                 Ok(())
             }
             sel => {
+                // Nobody selected us: the message was not moved, the caller keeps it.
                 self.inner.lock().senders.unregister(&entry);
-                // SAFETY: nobody selected us, so the message is still ours.
-                let msg = unsafe { packet.take() };
                 Err(match sel {
-                    Selected::Aborted => SendTimeoutError::Timeout(msg),
-                    _ => SendTimeoutError::Disconnected(msg),
+                    Selected::Aborted => SendTimeoutError::Timeout(()),
+                    _ => SendTimeoutError::Disconnected(()),
                 })
             }
         }
     }
 
-    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+    pub(crate) fn try_recv<R: Received<T>>(&self) -> R {
         let token = &mut Token::default();
         if self.start_recv(token) {
             // SAFETY: a successful `start_recv`.
-            unsafe { self.read(token) }.map_err(|()| TryRecvError::Disconnected)
+            unsafe { self.read(token) }
         } else {
-            Err(TryRecvError::Empty)
+            R::not_ready()
         }
     }
 
-    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    pub(crate) fn recv<R: Received<T>>(&self, deadline: Option<Instant>) -> R {
         let mut inner = self.inner.lock();
         if let Some(wakeup) = inner.senders.try_select() {
             drop(inner);
+            let packet = wakeup.packet as *mut Packet<T>;
             // SAFETY: a sender we just selected, its packet untouched since.
-            return Ok(unsafe { Self::take_from(wakeup) });
+            return unsafe { Self::take_from(packet, wakeup.unparker) };
         }
         if inner.is_disconnected {
-            return Err(RecvTimeoutError::Disconnected);
+            return R::closed();
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(RecvTimeoutError::Timeout);
+            return R::not_ready();
         }
         self.recv_blocking(inner, deadline)
     }
 
-    /// Waits with an empty packet on this frame until a sender fills it.
+    /// Waits until a sender fills the landing place this frame provides, then moves the
+    /// message from there into the caller's `Result`.
+    ///
+    /// A message larger than [`LAND_ON_HEAP`] lands in a heap box: a landing place on the
+    /// stack would be one more copy of it there, besides the caller's. The allocation is
+    /// small next to what a blocking hand-off costs anyway (two context switches).
     #[inline(never)]
-    fn recv_blocking(
+    fn recv_blocking<R: Received<T>>(
+        &self,
+        inner: MutexGuard<'_, Inner>,
+        deadline: Option<Instant>,
+    ) -> R {
+        if std::mem::size_of::<T>() > LAND_ON_HEAP {
+            let mut landing = Box::<T>::new_uninit();
+            match self.wait_for_sender(inner, landing.as_mut_ptr(), deadline) {
+                // SAFETY: the sender wrote the message there.
+                Ok(()) => R::msg(unsafe { landing.as_ptr().read() }),
+                Err(sel) => Self::recv_error(sel),
+            }
+        } else {
+            let mut landing = MaybeUninit::<T>::uninit();
+            match self.wait_for_sender(inner, landing.as_mut_ptr(), deadline) {
+                // SAFETY: the sender wrote the message there.
+                Ok(()) => R::msg(unsafe { landing.assume_init() }),
+                Err(sel) => Self::recv_error(sel),
+            }
+        }
+    }
+
+    fn recv_error<R: Received<T>>(sel: Selected) -> R {
+        match sel {
+            Selected::Aborted => R::not_ready(),
+            _ => R::closed(),
+        }
+    }
+
+    /// Waits, with a packet on this frame pointing at `out`, until a sender fills it;
+    /// returns what ended the wait if it was not that.
+    #[inline(never)]
+    fn wait_for_sender(
         &self,
         mut inner: MutexGuard<'_, Inner>,
+        out: *mut T,
         deadline: Option<Instant>,
-    ) -> Result<T, RecvTimeoutError> {
-        let packet = Packet::<T>::on_stack(None);
+    ) -> Result<(), Selected> {
+        let packet = Packet::plain(out);
         let waiter = Waiter::new();
         let entry = Entry::new(&waiter);
         entry.packet.set(&packet as *const Packet<T> as *mut ());
-        // SAFETY: as in `send_blocking`.
+        // SAFETY: `entry`, `packet` and (in the caller's frame or box) `out` stay put
+        // until we return, and we return only once the entry is unlinked (by the sender
+        // that selects it, or below) and, if selected, once the sender is done with `out`
+        // (`wait_ready`).
         unsafe { inner.receivers.register(&entry) };
+        inner.version += 1;
         inner.senders.notify_observers();
         drop(inner);
         match waiter.spin_then_wait_until(deadline) {
             Selected::Operation(_) => {
                 packet.wait_ready();
-                // SAFETY: `ready` says the sender wrote and is done with the packet.
-                Ok(unsafe { packet.take() })
+                Ok(())
             }
             sel => {
                 self.inner.lock().receivers.unregister(&entry);
-                Err(match sel {
-                    Selected::Aborted => RecvTimeoutError::Timeout,
-                    _ => RecvTimeoutError::Disconnected,
-                })
+                Err(sel)
             }
         }
     }
@@ -428,6 +499,7 @@ impl<T> Channel<T> {
             return false;
         }
         inner.is_disconnected = true;
+        inner.version += 1;
         // Wake every blocked operation, a batch per hold of the lock (see
         // `WaitList::disconnect_some`). New operations see `is_disconnected` and fail.
         let mut batch: [Option<Unparker>; CLOSE_BATCH] = Default::default();
@@ -466,24 +538,23 @@ impl Token {
 /// Frees a `select` arm's packet unless a peer selected the arm (and so owns it now).
 fn release_packet<T>(entry: &Entry) {
     if !entry.is_selected() {
-        let raw = entry.packet.get() as *mut Packet<T>;
+        let raw = entry.packet.get() as *mut ArmPacket<T>;
         // SAFETY: `register` made it for this round; unselected, nobody else saw it.
-        unsafe { free_packet(raw) };
+        unsafe { free_arm(raw) };
     }
 }
 
-/// Frees a packet made for a `select` arm: a heap one, or one in an entry's slot.
+/// Frees an arm's packet: a heap one; one in an entry's slot has nothing to free (its
+/// room is `MaybeUninit`, and the message, if any, was moved out).
 ///
 /// # Safety
 ///
 /// Nobody else will touch the packet again.
-unsafe fn free_packet<T>(raw: *mut Packet<T>) {
+unsafe fn free_arm<T>(raw: *mut ArmPacket<T>) {
     // SAFETY: the caller's contract; `on_heap` says which kind it is.
     unsafe {
-        if (*raw).on_heap {
+        if (*raw).packet.on_heap {
             drop(Box::from_raw(raw));
-        } else {
-            std::ptr::drop_in_place(raw);
         }
     }
 }
@@ -503,14 +574,19 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
         None
     }
 
+    fn version(&self) -> u64 {
+        self.0.inner.lock().version
+    }
+
     unsafe fn register(&self, entry: &Entry) -> bool {
         // The sender writes into this packet and we read it: it lives as long as the
         // entry, so a small one fits in the entry itself.
-        let packet = Packet::<T>::in_slot(entry).unwrap_or_else(Packet::on_heap);
+        let packet = ArmPacket::<T>::in_slot(entry).unwrap_or_else(ArmPacket::on_heap);
         entry.packet.set(packet as *mut ());
         let mut inner = self.0.inner.lock();
         // SAFETY: the caller's contract; the packet lives until `unregister` or `read`.
         unsafe { inner.receivers.register(entry) };
+        inner.version += 1;
         inner.senders.notify_observers();
         // Not our own send arm on the same channel: a select never meets itself.
         inner.senders.has_waiting_other(entry.waiter()) || inner.is_disconnected
@@ -522,10 +598,10 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
     }
 
     fn accept(&self, token: &mut Token, entry: &Entry) -> bool {
-        let raw = entry.packet.get() as *mut Packet<T>;
+        let raw = entry.packet.get() as *mut ArmPacket<T>;
         token.unparker = None;
         // SAFETY: our own arm's packet, which the sender that selected us fills.
-        if unsafe { (*raw).on_heap } {
+        if unsafe { (*raw).packet.on_heap } {
             token.ptr = raw as *const u8;
         } else {
             // The packet lives in the entry, which dies with the select's frame before
@@ -533,13 +609,14 @@ impl<T> SelectHandle for RecvHandle<'_, T> {
             // token.
             // SAFETY: (1) `ready` says the sender is done with the packet, so nobody
             // else touches it again; (2) the slot is as large and aligned as the
-            // entry's; (3) the entry's copy is abandoned, never dropped.
+            // entry's; (3) the entry's copy is abandoned, and nothing in it needs a drop;
+            // (4) `read` then uses the moved room, not `packet.msg`.
             unsafe {
-                (*raw).wait_ready();
+                (*raw).packet.wait_ready();
                 token
                     .slot
                     .as_mut_ptr()
-                    .cast::<Packet<T>>()
+                    .cast::<ArmPacket<T>>()
                     .write(raw.read());
             }
             token.ptr = Token::IN_SLOT;
@@ -573,12 +650,17 @@ impl<T> SelectHandle for SendHandle<'_, T> {
         None
     }
 
+    fn version(&self) -> u64 {
+        self.0.inner.lock().version
+    }
+
     unsafe fn register(&self, entry: &Entry) -> bool {
-        entry.packet.set(Packet::<T>::on_heap() as *mut ());
+        entry.packet.set(ArmPacket::<T>::on_heap() as *mut ());
         let mut inner = self.0.inner.lock();
         // SAFETY: the caller's contract; the packet lives until `unregister` or a
         // receiver's `read`.
         unsafe { inner.senders.register(entry) };
+        inner.version += 1;
         inner.receivers.notify_observers();
         inner.receivers.has_waiting_other(entry.waiter()) || inner.is_disconnected
     }
