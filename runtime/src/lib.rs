@@ -34,7 +34,6 @@ mod sched;
 pub mod stack;
 #[cfg(not(loom))]
 mod stats;
-#[cfg(not(loom))]
 pub mod sync;
 #[cfg(not(loom))]
 mod task;
