@@ -129,3 +129,8 @@ impl fmt::Debug for Barrier {
             .finish_non_exhaustive()
     }
 }
+
+// A panic cannot leave a round half-counted: it is counted under the queue's lock, by
+// code that does not panic.
+impl std::panic::UnwindSafe for Barrier {}
+impl std::panic::RefUnwindSafe for Barrier {}

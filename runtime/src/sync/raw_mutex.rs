@@ -7,17 +7,20 @@
 //!
 //! | bit | set by | cleared by | means |
 //! |---|---|---|---|
-//! | `LOCKED` | whoever takes the lock (or an unlock handing it over) | `unlock` | held |
-//! | `WOKEN` | an unlock waking a waiter, or a spinner | that waiter/spinner, when it takes the lock or parks | someone is awake and about to try: unlocks need not wake another |
-//! | `STARVING` | a waiter that waited over [`STARVATION`] | the hand-off to the last waiter, or a recipient that did not wait long | the lock goes to the front waiter; newcomers queue |
-//! | `PARKED` | a waiter, under the queue's lock, as it links itself | an unlock, under the queue's lock, as it unlinks the last waiter | the queue is not empty |
+//! | `LOCKED` | whoever takes the lock | an unlock, except a hand-over (the lock stays taken, by the recipient) | held |
+//! | `WOKEN` | an unlock that wakes a waiter, or a spinner | that waiter or spinner, as it takes the lock or parks | someone is awake and about to try: unlocks need not wake another |
+//! | `STARVING` | a waiter that waited over [`STARVATION`], as it parks | the hand-over to the last waiter, or a recipient that did not wait long | unlocks hand the lock to the front waiter; newcomers queue |
+//! | `PARKED` | a waiter, as it links itself | the unlock that unlinks the last waiter, before it wakes it | the queue is not empty |
 //!
 //! `PARKED` and `STARVING` change only under the queue's lock, so they agree with the
-//! queue; `LOCKED` and `WOKEN` change anywhere, by CAS or `fetch_sub`.
+//! queue. Two invariants make the fast paths short: `STARVING` implies `LOCKED` (a lock
+//! reserved for a hand-over is never free, so a clear `LOCKED` bit means "free to
+//! take"), and `WOKEN` and `STARVING` are never set together.
 //!
 //! # Locking (`lock`)
 //!
-//! 1. **Fast path**: CAS `0` → `LOCKED`. One atomic, and no waiters, no flags.
+//! 1. **Fast path**: set `LOCKED` with one atomic bit-test-and-set; if it was clear, we
+//!    hold the lock, whatever else the word says.
 //! 2. **Barging** (normal mode): if `LOCKED` is clear, CAS it in — even past parked
 //!    waiters, which is what makes a contended lock fast: the running caller takes a
 //!    lock that a parked waiter would need a wake-up and a switch to take. A caller
@@ -26,52 +29,60 @@
 //!    on another core (`spin.rs`). A spinner that sees parked waiters and no `WOKEN`
 //!    sets `WOKEN`, so the coming unlock does not wake a waiter only for the spinner to
 //!    beat it.
-//! 4. **Park**: take the queue's lock, re-read the state. If the lock is free and not
-//!    reserved (`LOCKED` and `STARVING` both clear), release the queue and go back to 2.
-//!    Otherwise CAS in `PARKED` (clearing `WOKEN` if we hold it; adding `STARVING` if we
-//!    have waited over [`STARVATION`]), link a [`Waiter`] from this frame — at the back
-//!    the first time, at the front after a lost wake-up (it has waited longest) —
-//!    release the queue's lock, and park until a token arrives.
+//! 4. **Park**: take the queue's lock, re-read the state. If `LOCKED` is clear, release
+//!    the queue and go back to 2. Otherwise CAS in `PARKED` (clearing `WOKEN` if we hold
+//!    it; adding `STARVING` if we have waited over [`STARVATION`]), link a [`Waiter`]
+//!    from this frame — at the back the first time, at the front after a lost wake-up
+//!    (it has waited longest) — release the queue's lock, and park until a token comes.
 //! 5. **Woken** (token `WOKEN`): we now hold the `WOKEN` flag. Go back to 2 and compete
 //!    with the newcomers.
-//! 6. **Handed over** (token `HANDOFF`): the unlock set `LOCKED` for us: we hold the
-//!    lock. If we did not wait over [`STARVATION`], clear `STARVING` — the queue moves
-//!    again, and normal mode is the fast one.
+//! 6. **Handed over** (token `HANDOFF`): `LOCKED` was never cleared: we hold the lock.
+//!    If we did not wait over [`STARVATION`], clear `STARVING` — the queue moves again,
+//!    and normal mode is the fast one.
 //!
 //! # Unlocking (`unlock`)
 //!
-//! 1. `fetch_sub(LOCKED)`. If nothing else was set, done: one atomic.
-//! 2. **Starving**: the lock belongs to the front waiter. Under the queue's lock, set
-//!    `LOCKED` on its behalf (and clear `PARKED` and `STARVING` if it is the last),
-//!    unlink it and store `HANDOFF`; then unpark it and, in a green thread, yield to it:
+//! 1. **Fast path**: CAS `LOCKED` → `0`. One atomic, when nothing else is set.
+//! 2. **Starving**: the lock belongs to the front waiter. Under the queue's lock, clear
+//!    `PARKED` and `STARVING` if it is the last, unlink it and store `HANDOFF` — `LOCKED`
+//!    stays set, now on its behalf; then unpark it and, in a green thread, yield to it:
 //!    it owns the lock and cannot use it until it runs.
-//! 3. **Normal**: if waiters are parked and nobody holds `LOCKED` or `WOKEN`, CAS in
-//!    `WOKEN`; then, under the queue's lock, clear `PARKED` if the front waiter is the
-//!    last, unlink it, store `WOKEN` in it, and unpark it after the queue's lock. The
-//!    order matters: a woken waiter may lock and unlock at once, and that unlock must
-//!    not find `PARKED` with nobody queued (the loom model found this).
+//! 3. **Normal**: CAS `LOCKED` out, and in the same CAS claim `WOKEN` if waiters are
+//!    parked and nobody holds it. If we claimed it, under the queue's lock, clear
+//!    `PARKED` if the front waiter is the last, unlink it, store `WOKEN` in it, and
+//!    unpark it after the queue's lock. The order matters: a woken waiter may lock and
+//!    unlock at once, and that unlock must not find `PARKED` with nobody queued (the loom
+//!    model found this).
+//! 4. **Preemption point**: an unlock that found others waiting or woken is one
+//!    (`gogreen::preempt_point`). A green thread that relocks in a loop wins every
+//!    time by barging, and never parks; the waiter it woke sits in its processor's
+//!    run queue, unable to run and starve. Without this, on one processor, it would
+//!    keep its processor until it is done.
 //!
 //! # Why no wake-up is lost
 //!
 //! A waiter sets `PARKED` by CAS on the state word while it holds the queue's lock, and
-//! links itself within the same hold; an unlock's `fetch_sub` is on the same word. The
-//! word's modification order puts one before the other: either the waiter's CAS saw the
-//! lock free (and it retries instead of parking), or the unlock's `fetch_sub` sees
-//! `PARKED` — and it reaches the waiter through the queue's lock, which it takes after
-//! the waiter linked itself. If a third caller took the lock in between, that one's
-//! unlock sees `PARKED` instead. Wakers never run twice for one `WOKEN`: only the CAS
-//! that sets it lets an unlock wake.
+//! links itself within the same hold; an unlock's CAS is on the same word. The word's
+//! modification order puts one before the other: either the waiter's CAS saw the lock
+//! free (and it retries instead of parking), or the unlock's CAS sees `PARKED` — and it
+//! reaches the waiter through the queue's lock, which it takes after the waiter linked
+//! itself. Wakers never run twice for one `WOKEN`: only the CAS that sets it wakes.
 //!
 //! # Rejected designs
 //!
 //! - **Always hand over** (a fair FIFO lock): every contended unlock costs a wake-up and
-//!   a switch before anyone makes progress; 8 green threads incrementing one counter ran
-//!   many times slower. Go's measurements led it to the same mix: barging, plus
-//!   hand-over only for waiters that starve.
+//!   a switch before anyone makes progress. Go's measurements led it to the same mix:
+//!   barging, plus hand-over only for waiters that starve.
 //! - **Wake on every unlock with waiters** (no `WOKEN`): a holder that relocks at once
 //!   drains the queue into the run queues, and every woken waiter loses and parks again.
+//! - **Lock by CAS `0` → `LOCKED`, unlock by `fetch_sub`** (Go's shape): with waiters
+//!   parked the word is never `0`, so every lock and every unlock of a contended mutex
+//!   took the slow path — three atomics per round instead of two, and 28 ns per lock
+//!   instead of about 20 in the `mutex` workload. And an unlock that clears `LOCKED`
+//!   unconditionally leaves a starving lock free for a moment, which a bit-test-and-set
+//!   fast path could then take.
 //! - **A waiter count in the word** (Go's): the queue's lock already serialises
-//!   waiters, so one `PARKED` bit kept under it says as much, and the word stays small.
+//!   waiters, so one `PARKED` bit kept under it says as much.
 //! - **`parking_lot`'s timed fairness** (the unlock hands over every 0.5 ms on average):
 //!   it is decided by the unlocker on a clock; here the waiter that waited too long says
 //!   so, and hand-overs stop as soon as waits are short again.
@@ -137,35 +148,17 @@ impl RawMutex {
     /// Takes the lock, parking the caller while it is held.
     #[inline]
     pub(crate) fn lock(&self) {
-        // Acquire pairs with the Release of the previous holder's `unlock`.
-        if self
-            .state
-            .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        if !self.try_lock() {
             self.lock_slow();
         }
     }
 
-    /// Takes the lock if it is free and not reserved for a starving waiter.
+    /// Takes the lock if it is free (a lock reserved for a starving waiter is not).
     #[inline]
     pub(crate) fn try_lock(&self) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & (LOCKED | STARVING) != 0 {
-                return false;
-            }
-            // Acquire as in `lock`.
-            match self.state.compare_exchange_weak(
-                s,
-                s | LOCKED,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(x) => s = x,
-            }
-        }
+        // Step 1: one `lock bts`. A clear `LOCKED` means free: `STARVING` implies
+        // `LOCKED`. Acquire pairs with the Release of the previous holder's unlock.
+        self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED == 0
     }
 
     /// Releases the lock.
@@ -175,15 +168,17 @@ impl RawMutex {
     /// The caller holds the lock (took it, or was handed it, and has not released it).
     #[inline]
     pub(crate) unsafe fn unlock(&self) {
-        // Release: what the holder wrote is visible to the next one (their Acquire CAS,
-        // or, for a hand-over, the token's Release/Acquire, which this precedes).
-        let prev = self.state.fetch_sub(LOCKED, Ordering::Release);
-        debug_assert!(
-            prev & LOCKED != 0,
-            "gogreen: fatal: unlock of an unlocked mutex"
-        );
-        if prev != LOCKED {
-            self.unlock_slow(prev - LOCKED);
+        // Release: what the holder wrote is visible to the next holder (their Acquire
+        // on the word, or, for a hand-over, the token's Release/Acquire). The load
+        // first spares a contended unlock a CAS bound to fail; it changes nothing else,
+        // so loom skips it and explores fewer, equivalent orders.
+        if (!cfg!(loom) && self.state.load(Ordering::Relaxed) != LOCKED)
+            || self
+                .state
+                .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
+                .is_err()
+        {
+            self.unlock_slow();
         }
     }
 
@@ -196,43 +191,34 @@ impl RawMutex {
         let mut clock = WaitClock::new();
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
-            if s & STARVING == 0 {
-                // Step 2: barge.
-                if s & LOCKED == 0 {
-                    let new = (s | LOCKED) & !if awake { WOKEN } else { 0 };
-                    // Acquire pairs with the Release of the previous holder's `unlock`.
-                    match self.state.compare_exchange_weak(
-                        s,
-                        new,
-                        Ordering::Acquire,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(_) => return,
-                        Err(x) => {
-                            s = x;
-                            continue;
-                        }
+            // Step 2: barge.
+            if s & LOCKED == 0 {
+                let new = (s | LOCKED) & !if awake { WOKEN } else { 0 };
+                // Acquire pairs with the Release of the previous holder's unlock.
+                match self
+                    .state
+                    .compare_exchange_weak(s, new, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) => return,
+                    Err(x) => {
+                        s = x;
+                        continue;
                     }
                 }
-                // Step 3: spin while the holder may be about to let go.
-                if spin.spin() {
-                    if !awake
-                        && s & (WOKEN | PARKED) == PARKED
-                        && self
-                            .state
-                            .compare_exchange_weak(
-                                s,
-                                s | WOKEN,
-                                Ordering::Relaxed,
-                                Ordering::Relaxed,
-                            )
-                            .is_ok()
-                    {
-                        awake = true;
-                    }
-                    s = self.state.load(Ordering::Relaxed);
-                    continue;
+            }
+            // Step 3: spin while the holder may be about to let go.
+            if s & STARVING == 0 && spin.spin() {
+                if !awake
+                    && s & (WOKEN | PARKED) == PARKED
+                    && self
+                        .state
+                        .compare_exchange_weak(s, s | WOKEN, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    awake = true;
                 }
+                s = self.state.load(Ordering::Relaxed);
+                continue;
             }
             // Step 4: park.
             match self.park(awake, clock.starving(), clock.waited()) {
@@ -256,14 +242,14 @@ impl RawMutex {
     }
 
     /// Step 4: links a waiter for the caller and parks until an unlock wakes it, unless
-    /// the lock is free (and not reserved) when checked under the queue's lock.
+    /// the lock is free when checked under the queue's lock.
     fn park(&self, awake: bool, starving: bool, waited: bool) -> Parked {
         let me = Waiter::new(0);
         {
             let mut q = self.waiters.lock();
             let mut s = self.state.load(Ordering::Relaxed);
             loop {
-                if s & (LOCKED | STARVING) == 0 {
+                if s & LOCKED == 0 {
                     return Parked::Retry(s);
                 }
                 let mut new = s | PARKED;
@@ -271,6 +257,7 @@ impl RawMutex {
                     new &= !WOKEN;
                 }
                 if starving {
+                    // `LOCKED` is set (just checked): `STARVING` implies `LOCKED`.
                     new |= STARVING;
                 }
                 // Relaxed: what orders this with unlocks is the word's modification order
@@ -305,35 +292,51 @@ impl RawMutex {
         }
     }
 
-    /// Unlock steps 2 and 3; `s` is the state word right after our `fetch_sub`.
+    /// Unlock steps 2 to 4.
     #[cold]
     #[inline(never)]
-    fn unlock_slow(&self, mut s: u32) {
-        if s & STARVING != 0 {
-            return self.hand_off();
-        }
-        debug_assert!(s & (STARVING | WOKEN) != (STARVING | WOKEN));
+    fn unlock_slow(&self) {
+        let mut s = self.state.load(Ordering::Relaxed);
         loop {
-            // Nobody parked; someone else locked (their unlock wakes); or someone awake
-            // is about to try.
-            if s & PARKED == 0 || s & (LOCKED | WOKEN | STARVING) != 0 {
-                return;
+            debug_assert!(
+                s & LOCKED != 0,
+                "gogreen: fatal: unlock of an unlocked mutex"
+            );
+            debug_assert!(s & (STARVING | WOKEN) != (STARVING | WOKEN));
+            if s & STARVING != 0 {
+                return self.hand_off();
             }
-            match self.state.compare_exchange_weak(
-                s,
-                s | WOKEN,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
+            // Step 3: release, and claim the right to wake if a waiter needs waking.
+            let wake = s & (PARKED | WOKEN) == PARKED;
+            let new = (s & !LOCKED) | if wake { WOKEN } else { 0 };
+            // Release as in `unlock`.
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) if wake => {
+                    self.wake_one();
+                    break;
+                }
                 Ok(_) => break,
                 Err(x) => s = x,
             }
         }
+        // Step 4. Never while unwinding: the runtime does not switch away from a
+        // panicking green thread.
+        #[cfg(not(loom))]
+        if !std::thread::panicking() {
+            crate::preempt_point();
+        }
+    }
+
+    /// Unlock step 3, once we claimed `WOKEN`: wakes the front waiter.
+    fn wake_one(&self) {
         let woken = {
             let mut q = self.waiters.lock();
-            // Nothing unlinks waiters but unlocks, and only the one that set `WOKEN`
-            // (us) or one that hands over (needs `STARVING`, set only by an awake waiter
-            // — and nobody is awake yet) may: so the queue still holds one.
+            // Nothing unlinks waiters but unlocks: the one that claimed `WOKEN` (us) or
+            // one that hands over (needs `STARVING`, which only an awake waiter sets —
+            // and nobody is awake yet). So the queue still holds the waiter we saw.
             // `PARKED` goes before the token: once woken, the waiter may take the lock
             // and unlock it, and that unlock must not see `PARKED` for an empty queue.
             if q.len() == 1 {
@@ -351,22 +354,13 @@ impl RawMutex {
     fn hand_off(&self) {
         let u = {
             let mut q = self.waiters.lock();
-            let last = q.len() == 1;
-            let mut s = self.state.load(Ordering::Relaxed);
-            loop {
-                debug_assert!(s & STARVING != 0 && s & (LOCKED | WOKEN) == 0 && !q.is_empty());
-                let mut new = s | LOCKED;
-                if last {
-                    new &= !(PARKED | STARVING);
-                }
-                // Relaxed: the recipient learns of the hand-over through its token.
-                match self
-                    .state
-                    .compare_exchange_weak(s, new, Ordering::Relaxed, Ordering::Relaxed)
-                {
-                    Ok(_) => break,
-                    Err(x) => s = x,
-                }
+            // `STARVING` implies a waiter: it was set by one as it linked itself, and
+            // is cleared with the last one's hand-over.
+            if q.len() == 1 {
+                // Before the token, as in `wake_one`. `LOCKED` stays: it is the
+                // recipient's now.
+                self.state
+                    .fetch_and(!(PARKED | STARVING), Ordering::Relaxed);
             }
             q.wake_front(TOKEN_HANDOFF)
         };

@@ -445,3 +445,9 @@ impl fmt::Display for TryAcquireError {
 }
 
 impl std::error::Error for TryAcquireError {}
+
+// A panic cannot leave the state word or the queue half-updated: they change by single
+// atomic steps, and under the queue's lock by code that does not panic (`release`
+// panics before it changes anything).
+impl std::panic::UnwindSafe for Semaphore {}
+impl std::panic::RefUnwindSafe for Semaphore {}
