@@ -4,6 +4,9 @@
 //! 0 → 1) and increments a plain integer behind the lock: an increment lost or a second
 //! holder shows up as a wrong total or a failed check.
 
+mod common;
+
+use common::{child_scenario, run_child};
 use gogreen::sync::{Mutex, TryLockError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -120,6 +123,52 @@ fn a_holder_may_park_while_others_wait() {
         t.join().unwrap();
     }
     assert_eq!(c.total(), 20);
+}
+
+/// The issue's case, in a process of its own so that the count of OS threads is its
+/// alone: with a `std::sync::Mutex`, 20 green threads holding it 2 ms each blocked
+/// their OS threads, and sysmon started 18 to 26 more to keep the other green threads
+/// going. With this mutex the waiters park and no processor is ever stuck, so the
+/// runtime needs no OS thread beyond one per processor.
+#[test]
+fn parked_holders_need_no_extra_os_threads() {
+    if child_scenario().as_deref() == Some("issue-7") {
+        gogreen::Config::new().procs(2).apply().unwrap();
+        let m = Arc::new(Mutex::new(0));
+        gogreen::run(move || {
+            let tasks: Vec<_> = (0..20)
+                .map(|_| {
+                    let m = m.clone();
+                    gogreen::spawn(move || {
+                        let mut g = m.lock().unwrap();
+                        gogreen::sleep(Duration::from_millis(2));
+                        *g += 1;
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.join().unwrap();
+            }
+            assert_eq!(*m.lock().unwrap(), 20);
+        });
+        println!("threads={}", gogreen::stats().threads);
+        return;
+    }
+    let out = run_child("parked_holders_need_no_extra_os_threads", "issue-7", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let threads: usize = stdout
+        .split("threads=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no count in {stdout}"))
+        .parse()
+        .unwrap();
+    assert!(threads <= 2, "{threads} OS threads for 2 processors");
 }
 
 #[test]

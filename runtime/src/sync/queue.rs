@@ -23,7 +23,6 @@ pub(crate) struct WaitQueue<S> {
 pub(crate) struct Locked<S> {
     head: *const Waiter,
     tail: *const Waiter,
-    len: usize,
     /// The primitive's own state, under the queue's lock.
     pub(crate) state: S,
 }
@@ -40,7 +39,6 @@ impl<S> WaitQueue<S> {
                 inner: Mutex::new(Locked {
                     head: ptr::null(),
                     tail: ptr::null(),
-                    len: 0,
                     state,
                 }),
             }
@@ -54,10 +52,10 @@ impl<S> WaitQueue<S> {
 }
 
 impl<S> Locked<S> {
-    /// How many records are linked.
+    /// Whether exactly one record is linked.
     #[inline]
-    pub(crate) fn len(&self) -> usize {
-        self.len
+    pub(crate) fn has_one(&self) -> bool {
+        !self.head.is_null() && ptr::eq(self.head, self.tail)
     }
 
     #[inline]
@@ -84,7 +82,6 @@ impl<S> Locked<S> {
         }
         self.tail = w;
         w.linked.set(true);
-        self.len += 1;
     }
 
     /// Links `w` at the front: a waiter that already waited and lost goes first.
@@ -105,7 +102,6 @@ impl<S> Locked<S> {
         }
         self.head = w;
         w.linked.set(true);
-        self.len += 1;
     }
 
     /// Unlinks `w` if no waker has; returns whether it was still linked.
@@ -147,7 +143,6 @@ impl<S> Locked<S> {
             unsafe { (*next).prev.set(prev) };
         }
         w.linked.set(false);
-        self.len -= 1;
     }
 
     /// The `data` of the record at the front.
@@ -157,18 +152,19 @@ impl<S> Locked<S> {
         unsafe { self.head.as_ref() }.map(|w| w.data.get())
     }
 
-    /// How many records from the front in a row satisfy `pred` on their `data`.
-    pub(crate) fn count_front(&self, pred: impl Fn(usize) -> bool) -> usize {
+    /// How many records from the front in a row satisfy `pred` on their `data`, and
+    /// whether any record follows them.
+    pub(crate) fn count_front(&self, pred: impl Fn(usize) -> bool) -> (usize, bool) {
         let (mut n, mut cur) = (0, self.head);
         // SAFETY: linked records are alive while we hold the lock.
         while let Some(w) = unsafe { cur.as_ref() } {
             if !pred(w.data.get()) {
-                break;
+                return (n, true);
             }
             n += 1;
             cur = w.next.get();
         }
-        n
+        (n, false)
     }
 
     /// Unlinks the front record and wakes it with `token`. The caller **must** unpark

@@ -339,7 +339,7 @@ impl RawMutex {
             // and nobody is awake yet). So the queue still holds the waiter we saw.
             // `PARKED` goes before the token: once woken, the waiter may take the lock
             // and unlock it, and that unlock must not see `PARKED` for an empty queue.
-            if q.len() == 1 {
+            if q.has_one() {
                 self.state.fetch_and(!PARKED, Ordering::Relaxed);
             }
             q.wake_front(TOKEN_WOKEN)
@@ -356,7 +356,7 @@ impl RawMutex {
             let mut q = self.waiters.lock();
             // `STARVING` implies a waiter: it was set by one as it linked itself, and
             // is cleared with the last one's hand-over.
-            if q.len() == 1 {
+            if q.has_one() {
                 // Before the token, as in `wake_one`. `LOCKED` stays: it is the
                 // recipient's now.
                 self.state

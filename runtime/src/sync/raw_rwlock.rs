@@ -268,13 +268,13 @@ impl RawRwLock {
             let Some(front) = q.front() else {
                 fatal("an rwlock had PARKED set with nobody queued")
             };
-            let (k, granted) = if front == WANT_WRITE && base == 0 {
-                (1, WRITER)
+            let (k, granted, more) = if front == WANT_WRITE && base == 0 {
+                (1, WRITER, !q.has_one())
             } else {
-                let k = q.count_front(|w| w == WANT_READ);
-                (k, base + k * READER)
+                let (k, more) = q.count_front(|w| w == WANT_READ);
+                (k, base + k * READER, more)
             };
-            let more = if q.len() > k { PARKED } else { 0 };
+            let more = if more { PARKED } else { 0 };
             // Nobody else changes the word while a hand-over runs (module docs), so a
             // plain swap will do. The new holders learn of the hand-over through their
             // tokens (Release/Acquire), but readers that come later through the fast

@@ -360,7 +360,7 @@ impl Semaphore {
                     return (n, false);
                 }
                 let mut new = s - want * ONE;
-                if q.len() == 1 {
+                if q.has_one() {
                     new &= !PARKED;
                 }
                 // Acquire pairs with the Release of every release whose permits we hand

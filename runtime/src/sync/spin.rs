@@ -7,8 +7,13 @@
 //! run on (Go's `sync_runtime_canSpin` asks the same, and also whether the local run
 //! queue is empty, which the park seam does not say); then it parks — which costs a
 //! switch to the next green thread, not a system call. An OS thread parks with a futex
-//! wait and a wake-up that costs the waker a system call too, so it spins longer, then
-//! yields its core a few times, like `parking_lot`'s `SpinWait`.
+//! wait, and its waker pays a futex wake, so it spins longer: rounds of 2, 4, ... 64
+//! pause hints, a few microseconds in all.
+//!
+//! Rejected: yielding the OS thread between rounds (`parking_lot`'s `SpinWait` ends
+//! with `sched_yield`s). On a loaded machine each yield can cost a whole time slice of
+//! another process — milliseconds — during which the waiter has not queued, so a
+//! writer waiting on an `RwLock` saw readers come and go for tens of milliseconds.
 //!
 //! Under loom a caller "spins" one round, a yield, once per acquisition: every retry
 //! is another branch to explore, and one round is enough to reach what spinning does
@@ -21,10 +26,8 @@ const GREEN_ROUNDS: u32 = 4;
 /// Pause hints per round of a green thread: about a microsecond in all on current
 /// x86 cores, well over a short critical section.
 const GREEN_PAUSES: u32 = 30;
-/// Rounds an OS thread spins (2, 4, 8, ... pause hints), before it starts yielding.
-const OS_SPIN_ROUNDS: u32 = 3;
-/// Rounds of an OS thread in all, the last ones yielding its core.
-const OS_ROUNDS: u32 = 10;
+/// Rounds an OS thread spins, of 2, 4, 8, ... 64 pause hints.
+const OS_ROUNDS: u32 = 6;
 
 /// Backoff for one blocked acquisition; make a new one for each.
 pub(crate) struct Spin {
@@ -106,12 +109,8 @@ impl Spin {
                 if self.round >= OS_ROUNDS {
                     return false;
                 }
-                if self.round < OS_SPIN_ROUNDS {
-                    for _ in 0..2u32 << self.round {
-                        std::hint::spin_loop();
-                    }
-                } else {
-                    std::thread::yield_now();
+                for _ in 0..2u32 << self.round {
+                    std::hint::spin_loop();
                 }
             }
         }
