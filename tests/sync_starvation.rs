@@ -41,62 +41,58 @@ fn a_woken_waiter_that_lost_and_waited_long_starves() {
     });
 }
 
-/// Under contention from green threads and OS threads that relock in loops, a
-/// latecomer still gets the lock, and starvation mode is entered along the way.
+/// Under contention from green threads that relock in loops — and yield now and then
+/// while holding the lock, so that even one processor sees contention — latecomers
+/// still get the lock, and starvation mode is entered along the way.
 ///
-/// The green hogs yield every few rounds. One that never does keeps its processor for
-/// as long as it wins the lock, and on one processor that hits a scheduler problem
-/// that has nothing to do with the mutex: once sysmon has replaced the hog's processor
-/// and the replacement went idle, sysmon sleeps, and what the hog readies on its
-/// retired processor (the waiter its unlock woke) is never run.
+/// Green threads only: mixed with OS threads the locks are covered by `sync_mutex.rs`,
+/// while here, on one processor, OS-thread hogs make sysmon replace processors again
+/// and again and hit two scheduler bugs unrelated to the mutex (`docs/sync.md`,
+/// "Known limits": work stranded on a retired processor, and a green thread readied
+/// from an OS thread left in the global queue beside an idle processor).
 #[test]
 fn contention_reaches_starvation_mode_and_everyone_gets_in() {
-    let m = Arc::new(Mutex::new(0u64));
-    let stop = Arc::new(AtomicBool::new(false));
-    let before = Mutex::<()>::starvation_count();
-    let hog = |m: Arc<Mutex<u64>>, stop: Arc<AtomicBool>| {
-        move || {
-            let mut rounds = 0u32;
-            while !stop.load(Ordering::Relaxed) {
-                let mut g = m.lock().unwrap();
-                // Hold it a while, so waiters wait.
-                for _ in 0..2000 {
-                    *g = std::hint::black_box(*g + 1);
-                }
-                drop(g);
-                rounds += 1;
-                if rounds.is_multiple_of(16) && gogreen::current().is_some() {
-                    gogreen::yield_now();
-                }
-            }
+    gogreen::run(|| {
+        let m = Arc::new(Mutex::new(0u64));
+        let stop = Arc::new(AtomicBool::new(false));
+        let before = Mutex::<()>::starvation_count();
+        let hogs: Vec<_> = (0..6)
+            .map(|_| {
+                let (m, stop) = (m.clone(), stop.clone());
+                gogreen::spawn(move || {
+                    let mut rounds = 0u32;
+                    while !stop.load(Ordering::Relaxed) {
+                        let mut g = m.lock().unwrap();
+                        // Hold it a while, so waiters wait.
+                        for _ in 0..2000 {
+                            *g = std::hint::black_box(*g + 1);
+                        }
+                        rounds += 1;
+                        if rounds.is_multiple_of(16) {
+                            gogreen::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Each latecomer must get in; keep going until starvation mode has been seen (a
+        // minute at most, far more than it takes).
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut latecomers = 0;
+        while latecomers < 20 || Mutex::<()>::starvation_count() == before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no starvation mode under contention"
+            );
+            let m = m.clone();
+            gogreen::spawn(move || drop(m.lock().unwrap()))
+                .join()
+                .unwrap();
+            latecomers += 1;
         }
-    };
-    let green: Vec<_> = (0..6)
-        .map(|_| gogreen::spawn(hog(m.clone(), stop.clone())))
-        .collect();
-    let os: Vec<_> = (0..2)
-        .map(|_| std::thread::spawn(hog(m.clone(), stop.clone())))
-        .collect();
-    // Each latecomer must get in; keep going until starvation mode has been seen (a
-    // minute at most, far more than it takes).
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut latecomers = 0;
-    while latecomers < 20 || Mutex::<()>::starvation_count() == before {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no starvation mode under contention"
-        );
-        let m = m.clone();
-        gogreen::spawn(move || drop(m.lock().unwrap()))
-            .join()
-            .unwrap();
-        latecomers += 1;
-    }
-    stop.store(true, Ordering::Relaxed);
-    for t in green {
-        t.join().unwrap();
-    }
-    for t in os {
-        t.join().unwrap();
-    }
+        stop.store(true, Ordering::Relaxed);
+        for h in hogs {
+            h.join().unwrap();
+        }
+    });
 }
