@@ -55,15 +55,16 @@
 //!    model found this).
 //! 4. **Giving way**: a green thread that relocks in a loop wins every time by barging
 //!    and never parks, while the waiter it woke sits in its processor's run queue
-//!    (`runnext`), unable to run — and so unable to lose and starve. So the holder
-//!    counts the unlocks in a row that found `WOKEN` set (a plain counter: only the
-//!    holder touches it), and at the 64th it yields: the woken waiter runs and comes
-//!    for the lock. Otherwise an unlock that found others waiting or woken is a
-//!    preemption point (`gogreen::preempt_point`: yield if sysmon flagged the
-//!    processor). Without this, the `mutex` workload had sysmon replace hogged
-//!    processors again and again: up to 34 OS threads for 2 processors, and starvation
-//!    mode entered some 30 times per 10 M locks; with it, 2 to 4 threads, starvation
-//!    mode almost never, and no fewer locks per second.
+//!    (`runnext`), unable to run — and so unable to lose and starve. So every 64th
+//!    unlock that took the slow path (a plain counter: only the holder touches it)
+//!    looks around: if a woken waiter has still not come for the lock, a green thread
+//!    yields to let it run; otherwise the unlock is a preemption point
+//!    (`gogreen::preempt_point`: yield if sysmon flagged the processor). Without this,
+//!    the `mutex` workload had sysmon replace hogged processors again and again: up to
+//!    34 OS threads for 2 processors, and starvation mode entered some 30 times per
+//!    10 M locks; with it, 2 to 4 threads, starvation mode almost never, and no fewer
+//!    locks per second. (Every 64th, not every one: the check costs a thread-local
+//!    read, and a flag raised after 10 ms can wait a few more unlocks.)
 //!
 //! # Why no wake-up is lost
 //!
@@ -129,15 +130,15 @@ pub(crate) struct RawMutex {
     state: AtomicU32,
     /// Parked waiters. A mutex waiter never leaves by itself: only unlocks unlink them.
     waiters: WaitQueue<()>,
-    /// Unlocks in a row that found `WOKEN` set. Only the holder touches it.
-    woken_unlocks: Cell<u32>,
+    /// Slow unlocks since step 4 last looked around. Only the holder touches it.
+    slow_unlocks: Cell<u32>,
 }
 
-/// After this many unlocks in a row with a woken waiter that has not come for the lock
-/// yet, the unlocking green thread yields, so that the waiter gets to run.
-const GIVE_WAY_AFTER: u32 = 64;
+/// Every this many slow unlocks, the unlocker looks around (step 4): it yields if a
+/// woken waiter has still not come for the lock, else it is a preemption point.
+const CHECK_EVERY: u32 = 64;
 
-// SAFETY: `woken_unlocks` is touched only by the holder of the lock, which the state
+// SAFETY: `slow_unlocks` is touched only by the holder of the lock, which the state
 // word hands from one thread to the next with Release/Acquire (or a hand-over's token);
 // everything else is atomic or behind the queue's lock.
 unsafe impl Sync for RawMutex {}
@@ -160,7 +161,7 @@ impl RawMutex {
             RawMutex {
                 state: AtomicU32::new(0),
                 waiters: WaitQueue::new(()),
-                woken_unlocks: Cell::new(0),
+                slow_unlocks: Cell::new(0),
             }
         }
     }
@@ -318,15 +319,10 @@ impl RawMutex {
     fn unlock_slow(&self) {
         let mut s = self.state.load(Ordering::Relaxed);
         // Step 4's count. We still hold the lock: the count is ours to touch.
-        let give_way = if s & WOKEN != 0 {
-            let n = self.woken_unlocks.get() + 1;
-            self.woken_unlocks
-                .set(if n >= GIVE_WAY_AFTER { 0 } else { n });
-            n >= GIVE_WAY_AFTER
-        } else {
-            self.woken_unlocks.set(0);
-            false
-        };
+        let n = self.slow_unlocks.get() + 1;
+        let check = n == CHECK_EVERY;
+        self.slow_unlocks.set(if check { 0 } else { n });
+        let give_way = check && s & WOKEN != 0;
         loop {
             debug_assert!(
                 s & LOCKED != 0,
@@ -356,7 +352,7 @@ impl RawMutex {
         // panicking green thread. An OS thread does not give way: the waiter it woke
         // is not queued behind it.
         #[cfg(not(loom))]
-        if !std::thread::panicking() {
+        if check && !std::thread::panicking() {
             if give_way && park::in_green_thread() {
                 park::snooze();
             } else {
@@ -364,7 +360,7 @@ impl RawMutex {
             }
         }
         #[cfg(loom)]
-        let _ = give_way;
+        let _ = (check, give_way);
     }
 
     /// Unlock step 3, once we claimed `WOKEN`: wakes the front waiter.
