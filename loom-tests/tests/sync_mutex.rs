@@ -94,6 +94,31 @@ fn relocking_holders() {
     });
 }
 
+/// A holder that relocks (so that a woken waiter loses and starves), a waiter, and a
+/// newcomer that may barge in the moment an unlock in starvation mode takes the lock
+/// back for the front waiter (`raw_mutex.rs`, unlock step 2): that newcomer then hands
+/// over instead.
+///
+/// That moment takes three preemptions to reach, one more than CI's bound (a probe in
+/// the branch confirmed that three reach it and two do not); this model runs with
+/// three, from `main`'s start only, to stay within seconds.
+#[test]
+fn a_barger_in_starvation_mode_hands_over() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(|| {
+        let m = Arc::new(Mutex::new(Counter(UnsafeCell::new(0))));
+        let (m2, m3) = (m.clone(), m.clone());
+        let waiter = thread::spawn(move || increment(&m2));
+        let newcomer = thread::spawn(move || increment(&m3));
+        increment(&m);
+        increment(&m);
+        waiter.join().unwrap();
+        newcomer.join().unwrap();
+        assert_eq!(read(&m), 4);
+    });
+}
+
 /// `try_lock` never takes a held lock, nor one reserved for a hand-over.
 #[test]
 fn try_lock_against_lock() {

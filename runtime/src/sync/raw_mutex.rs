@@ -7,15 +7,16 @@
 //!
 //! | bit | set by | cleared by | means |
 //! |---|---|---|---|
-//! | `LOCKED` | whoever takes the lock | an unlock, except a hand-over (the lock stays taken, by the recipient) | held |
+//! | `LOCKED` | whoever takes the lock | an unlock | held |
 //! | `WOKEN` | an unlock that wakes a waiter, or a spinner | that waiter or spinner, as it takes the lock or parks | someone is awake and about to try: unlocks need not wake another |
 //! | `STARVING` | a waiter that waited over [`STARVATION`], as it parks | the hand-over to the last waiter, or a recipient that did not wait long | unlocks hand the lock to the front waiter; newcomers queue |
 //! | `PARKED` | a waiter, as it links itself | the unlock that unlinks the last waiter, before it wakes it | the queue is not empty |
 //!
 //! `PARKED` and `STARVING` change only under the queue's lock, so they agree with the
-//! queue. Two invariants make the fast paths short: `STARVING` implies `LOCKED` (a lock
-//! reserved for a hand-over is never free, so a clear `LOCKED` bit means "free to
-//! take"), and `WOKEN` and `STARVING` are never set together.
+//! queue. `WOKEN` and `STARVING` are never set together. `STARVING` implies `LOCKED`,
+//! but for one moment: between an unlock's release and its taking the lock back for the
+//! front waiter (unlock step 2). A caller that takes the lock in that moment has
+//! barged; it is the holder then, and its own unlock hands over instead.
 //!
 //! # Locking (`lock`)
 //!
@@ -36,44 +37,48 @@
 //!    (it has waited longest) — release the queue's lock, and park until a token comes.
 //! 5. **Woken** (token `WOKEN`): we now hold the `WOKEN` flag. Go back to 2 and compete
 //!    with the newcomers.
-//! 6. **Handed over** (token `HANDOFF`): `LOCKED` was never cleared: we hold the lock.
+//! 6. **Handed over** (token `HANDOFF`): the unlock took the lock for us: we hold it.
 //!    If we did not wait over [`STARVATION`], clear `STARVING` — the queue moves again,
 //!    and normal mode is the fast one.
 //!
 //! # Unlocking (`unlock`)
 //!
-//! 1. **Fast path**: CAS `LOCKED` → `0`. One atomic, when nothing else is set.
-//! 2. **Starving**: the lock belongs to the front waiter. Under the queue's lock, clear
-//!    `PARKED` and `STARVING` if it is the last, unlink it and store `HANDOFF` — `LOCKED`
-//!    stays set, now on its behalf; then unpark it and, in a green thread, yield to it:
-//!    it owns the lock and cannot use it until it runs.
-//! 3. **Normal**: CAS `LOCKED` out, and in the same CAS claim `WOKEN` if waiters are
-//!    parked and nobody holds it. If we claimed it, under the queue's lock, clear
-//!    `PARKED` if the front waiter is the last, unlink it, store `WOKEN` in it, and
-//!    unpark it after the queue's lock. The order matters: a woken waiter may lock and
-//!    unlock at once, and that unlock must not find `PARKED` with nobody queued (the loom
-//!    model found this).
+//! 1. **Fast path**: `fetch_sub(LOCKED)` — one `lock xadd`, whatever else the word says.
+//!    If nothing else was set, done.
+//! 2. **Starving**: the lock belongs to the front waiter. CAS `LOCKED` back in on its
+//!    behalf — unless someone barged in meanwhile, whose unlock will hand over instead.
+//!    Then, under the queue's lock, clear `PARKED` and `STARVING` if it is the last,
+//!    unlink it and store `HANDOFF`; unpark it and, in a green thread, yield to it: it
+//!    owns the lock and cannot use it until it runs.
+//! 3. **Normal**: if waiters are parked and nobody holds `LOCKED` (someone barged in:
+//!    their unlock wakes) or `WOKEN`, CAS in `WOKEN`. If we claimed it, under the queue's
+//!    lock, clear `PARKED` if the front waiter is the last, unlink it, store `WOKEN` in
+//!    it, and unpark it after the queue's lock. The order matters: a woken waiter may
+//!    lock and unlock at once, and that unlock must not find `PARKED` with nobody queued
+//!    (the loom model found this).
 //! 4. **Giving way**: a green thread that relocks in a loop wins every time by barging
 //!    and never parks, while the waiter it woke sits in its processor's run queue
 //!    (`runnext`), unable to run — and so unable to lose and starve. So every 64th
-//!    unlock that took the slow path (a plain counter: only the holder touches it)
-//!    looks around: if a woken waiter has still not come for the lock, a green thread
-//!    yields to let it run; otherwise the unlock is a preemption point
-//!    (`gogreen::preempt_point`: yield if sysmon flagged the processor). Without this,
-//!    the `mutex` workload had sysmon replace hogged processors again and again: up to
-//!    34 OS threads for 2 processors, and starvation mode entered some 30 times per
-//!    10 M locks; with it, 2 to 4 threads, starvation mode almost never, and no fewer
-//!    locks per second. (Every 64th, not every one: the check costs a thread-local
-//!    read, and a flag raised after 10 ms can wait a few more unlocks.)
+//!    slow unlock of an OS thread (a thread-local count) looks around: if a woken
+//!    waiter has still not come for the lock, a green thread yields to let it run;
+//!    otherwise the unlock is a preemption point (`gogreen::preempt_point`: yield if
+//!    sysmon flagged the processor). Without this, the `mutex` workload had sysmon
+//!    replace hogged processors again and again: up to 34 OS threads for 2 processors,
+//!    and starvation mode entered some 30 times per 10 M locks; with it, 2 to 4
+//!    threads, starvation mode almost never, and no fewer locks per second. (Every
+//!    64th, not every one: the check costs a thread-local read and a call, and a flag
+//!    raised after 10 ms can wait a few more unlocks.)
 //!
 //! # Why no wake-up is lost
 //!
 //! A waiter sets `PARKED` by CAS on the state word while it holds the queue's lock, and
-//! links itself within the same hold; an unlock's CAS is on the same word. The word's
-//! modification order puts one before the other: either the waiter's CAS saw the lock
-//! free (and it retries instead of parking), or the unlock's CAS sees `PARKED` — and it
-//! reaches the waiter through the queue's lock, which it takes after the waiter linked
-//! itself. Wakers never run twice for one `WOKEN`: only the CAS that sets it wakes.
+//! links itself within the same hold; an unlock's `fetch_sub` is on the same word. The
+//! word's modification order puts one before the other: either the waiter's CAS saw
+//! the lock free (and it retries instead of parking), or the unlock's `fetch_sub` sees
+//! `PARKED` — and it reaches the waiter through the queue's lock, which it takes after
+//! the waiter linked itself. If a third caller took the lock in between, that one's
+//! unlock sees `PARKED` instead. Wakers never run twice for one `WOKEN`: only the CAS
+//! that sets it wakes.
 //!
 //! # Rejected designs
 //!
@@ -82,12 +87,14 @@
 //!   barging, plus hand-over only for waiters that starve.
 //! - **Wake on every unlock with waiters** (no `WOKEN`): a holder that relocks at once
 //!   drains the queue into the run queues, and every woken waiter loses and parks again.
-//! - **Lock by CAS `0` → `LOCKED`, unlock by `fetch_sub`** (Go's shape): with waiters
-//!   parked the word is never `0`, so every lock and every unlock of a contended mutex
-//!   took the slow path — three atomics per round instead of two, and 28 ns per lock
-//!   instead of about 20 in the `mutex` workload. And an unlock that clears `LOCKED`
-//!   unconditionally leaves a starving lock free for a moment, which a bit-test-and-set
-//!   fast path could then take.
+//! - **Lock by CAS `0` → `LOCKED`** (Go's): with waiters parked the word is never `0`,
+//!   so every lock of a contended mutex took the slow path — three atomics per round
+//!   instead of two, and 28 ns per lock instead of about 20 in the `mutex` workload.
+//! - **Unlock by CAS, keeping `LOCKED` through a hand-over** (no barging moment in
+//!   starvation mode): the CAS needs the word's value first, so a contended unlock
+//!   loaded the line (shared) and then upgraded it (exclusive): two trips between the
+//!   cores where `lock xadd` makes one. Inside green threads that made the mutex
+//!   slower than std's, whose unlock is one `xchg`.
 //! - **A waiter count in the word** (Go's): the queue's lock already serialises
 //!   waiters, so one `PARKED` bit kept under it says as much.
 //! - **`parking_lot`'s timed fairness** (the unlock hands over every 0.5 ms on average):
@@ -98,7 +105,7 @@ use super::fatal;
 use super::queue::WaitQueue;
 use super::spin::Spin;
 use super::waiter::Waiter;
-use crate::loom::{AtomicU32, Cell, Ordering};
+use crate::loom::{AtomicU32, Ordering};
 #[cfg(not(loom))]
 use gogreen_channel::park;
 use std::sync::atomic::AtomicU64;
@@ -130,20 +137,13 @@ pub(crate) struct RawMutex {
     state: AtomicU32,
     /// Parked waiters. A mutex waiter never leaves by itself: only unlocks unlink them.
     waiters: WaitQueue<()>,
-    /// Slow unlocks since step 4 last looked around. Only the holder touches it.
-    slow_unlocks: Cell<u32>,
 }
 
-/// Every this many slow unlocks, the unlocker looks around (step 4): it yields if a
-/// woken waiter has still not come for the lock, else it is a preemption point.
-const CHECK_EVERY: u32 = 64;
-
-// SAFETY: `slow_unlocks` is touched only by the holder of the lock, which the state
-// word hands from one thread to the next with Release/Acquire (or a hand-over's token);
-// everything else is atomic or behind the queue's lock.
-unsafe impl Sync for RawMutex {}
-// SAFETY: nothing in it belongs to a thread.
-unsafe impl Send for RawMutex {}
+/// Every this many slow unlocks of an OS thread, the unlocker looks around (step 4):
+/// it yields if a woken waiter has still not come for the lock, else it is a
+/// preemption point.
+#[cfg_attr(loom, allow(dead_code))]
+const LOOK_EVERY: u32 = 64;
 
 /// How a park ended.
 enum Parked {
@@ -161,7 +161,6 @@ impl RawMutex {
             RawMutex {
                 state: AtomicU32::new(0),
                 waiters: WaitQueue::new(()),
-                slow_unlocks: Cell::new(0),
             }
         }
     }
@@ -177,8 +176,10 @@ impl RawMutex {
     /// Takes the lock if it is free (a lock reserved for a starving waiter is not).
     #[inline]
     pub(crate) fn try_lock(&self) -> bool {
-        // Step 1: one `lock bts`. A clear `LOCKED` means free: `STARVING` implies
-        // `LOCKED`. Acquire pairs with the Release of the previous holder's unlock.
+        // Step 1: one `lock bts`. A clear `LOCKED` means free — even in starvation mode,
+        // where it is clear only for the moment an unlock takes to take it back for the
+        // front waiter, and taking it then is barging (module docs). Acquire pairs with
+        // the Release of the previous holder's unlock.
         self.state.fetch_or(LOCKED, Ordering::Acquire) & LOCKED == 0
     }
 
@@ -189,17 +190,15 @@ impl RawMutex {
     /// The caller holds the lock (took it, or was handed it, and has not released it).
     #[inline]
     pub(crate) unsafe fn unlock(&self) {
-        // Release: what the holder wrote is visible to the next holder (their Acquire
-        // on the word, or, for a hand-over, the token's Release/Acquire). The load
-        // first spares a contended unlock a CAS bound to fail; it changes nothing else,
-        // so loom skips it and explores fewer, equivalent orders.
-        if (!cfg!(loom) && self.state.load(Ordering::Relaxed) != LOCKED)
-            || self
-                .state
-                .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
-                .is_err()
-        {
-            self.unlock_slow();
+        // Step 1. Release: what the holder wrote is visible to the next holder (their
+        // Acquire on the word, or, for a hand-over, the token's Release/Acquire).
+        let prev = self.state.fetch_sub(LOCKED, Ordering::Release);
+        debug_assert!(
+            prev & LOCKED != 0,
+            "gogreen: fatal: unlock of an unlocked mutex"
+        );
+        if prev != LOCKED {
+            self.unlock_slow(prev - LOCKED);
         }
     }
 
@@ -278,7 +277,7 @@ impl RawMutex {
                     new &= !WOKEN;
                 }
                 if starving {
-                    // `LOCKED` is set (just checked): `STARVING` implies `LOCKED`.
+                    // Only with `LOCKED` set (just checked): `STARVING` implies it.
                     new |= STARVING;
                 }
                 // Relaxed: what orders this with unlocks is the word's modification order
@@ -313,38 +312,47 @@ impl RawMutex {
         }
     }
 
-    /// Unlock steps 2 to 4.
+    /// Unlock steps 2 to 4; `s` is the state word right after our `fetch_sub`.
     #[cold]
     #[inline(never)]
-    fn unlock_slow(&self) {
-        let mut s = self.state.load(Ordering::Relaxed);
-        // Step 4's count. We still hold the lock: the count is ours to touch.
-        let n = self.slow_unlocks.get() + 1;
-        let check = n == CHECK_EVERY;
-        self.slow_unlocks.set(if check { 0 } else { n });
-        let give_way = check && s & WOKEN != 0;
-        loop {
-            debug_assert!(
-                s & LOCKED != 0,
-                "gogreen: fatal: unlock of an unlocked mutex"
-            );
-            debug_assert!(s & (STARVING | WOKEN) != (STARVING | WOKEN));
-            if s & STARVING != 0 {
-                return self.hand_off();
+    fn unlock_slow(&self, mut s: u32) {
+        if s & STARVING != 0 {
+            // Step 2: take the lock back for the front waiter, unless someone barged in.
+            loop {
+                if s & LOCKED != 0 {
+                    return;
+                }
+                // Relaxed: the recipient learns of the hand-over through its token, and
+                // a barger that sees `LOCKED` set here takes nothing.
+                match self.state.compare_exchange_weak(
+                    s,
+                    s | LOCKED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return self.hand_off(),
+                    Err(x) => s = x,
+                }
             }
-            // Step 3: release, and claim the right to wake if a waiter needs waking.
-            let wake = s & (PARKED | WOKEN) == PARKED;
-            let new = (s & !LOCKED) | if wake { WOKEN } else { 0 };
-            // Release as in `unlock`.
-            match self
-                .state
-                .compare_exchange_weak(s, new, Ordering::Release, Ordering::Relaxed)
-            {
-                Ok(_) if wake => {
+        }
+        // Step 3.
+        loop {
+            debug_assert!(s & (STARVING | WOKEN) != (STARVING | WOKEN));
+            // Nobody parked; someone barged in (their unlock wakes); someone awake is
+            // about to try; or a waiter set `STARVING` after a barger took the lock.
+            if s & PARKED == 0 || s & (LOCKED | WOKEN | STARVING) != 0 {
+                break;
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                s | WOKEN,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
                     self.wake_one();
                     break;
                 }
-                Ok(_) => break,
                 Err(x) => s = x,
             }
         }
@@ -352,15 +360,13 @@ impl RawMutex {
         // panicking green thread. An OS thread does not give way: the waiter it woke
         // is not queued behind it.
         #[cfg(not(loom))]
-        if check && !std::thread::panicking() {
-            if give_way && park::in_green_thread() {
+        if look_around() && !std::thread::panicking() {
+            if self.state.load(Ordering::Relaxed) & WOKEN != 0 && park::in_green_thread() {
                 park::snooze();
             } else {
                 crate::preempt_point();
             }
         }
-        #[cfg(loom)]
-        let _ = (check, give_way);
     }
 
     /// Unlock step 3, once we claimed `WOKEN`: wakes the front waiter.
@@ -383,7 +389,7 @@ impl RawMutex {
         }
     }
 
-    /// Unlock step 2: the lock goes straight to the front waiter.
+    /// Unlock step 2, once we took the lock back: it goes straight to the front waiter.
     fn hand_off(&self) {
         let u = {
             let mut q = self.waiters.lock();
@@ -410,6 +416,26 @@ impl RawMutex {
             park::snooze();
         }
     }
+}
+
+/// Step 4's count: whether this slow unlock is the thread's `LOOK_EVERY`th.
+///
+/// Per OS thread, not per mutex: a per-mutex count must be written before the release
+/// (only the holder may touch it), which costs the contended unlock its single trip
+/// between the cores. Never inlined, so that a green thread that moved to another OS
+/// thread reads that thread's count, not a cached address (the runtime's rule for
+/// thread-locals).
+#[cfg(not(loom))]
+#[inline(never)]
+fn look_around() -> bool {
+    thread_local! {
+        static SLOW_UNLOCKS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    SLOW_UNLOCKS.with(|n| {
+        let next = n.get() + 1;
+        n.set(if next == LOOK_EVERY { 0 } else { next });
+        next == LOOK_EVERY
+    })
 }
 
 /// How long a waiter has waited, for starvation mode.
