@@ -12,11 +12,12 @@
 //! | `STARVING` | a waiter that waited over [`STARVATION`], as it parks | the hand-over to the last waiter, or a recipient that did not wait long | unlocks hand the lock to the front waiter; newcomers queue |
 //! | `PARKED` | a waiter, as it links itself | the unlock that unlinks the last waiter, before it wakes it | the queue is not empty |
 //!
-//! `PARKED` and `STARVING` change only under the queue's lock, so they agree with the
-//! queue. `WOKEN` and `STARVING` are never set together. `STARVING` implies `LOCKED`,
-//! but for one moment: between an unlock's release and its taking the lock back for the
-//! front waiter (unlock step 2). A caller that takes the lock in that moment has
-//! barged; it is the holder then, and its own unlock hands over instead.
+//! The word's top six bits count unlocks (step 4), wrapping; everything else leaves them
+//! as they are. `PARKED` and `STARVING` change only under the queue's lock, so they
+//! agree with the queue. `WOKEN` and `STARVING` are never set together. `STARVING`
+//! implies `LOCKED`, but for one moment: between an unlock's release and its taking the
+//! lock back for the front waiter (unlock step 2). A caller that takes the lock in that
+//! moment has barged; it is the holder then, and its own unlock hands over instead.
 //!
 //! # Locking (`lock`)
 //!
@@ -43,8 +44,9 @@
 //!
 //! # Unlocking (`unlock`)
 //!
-//! 1. **Fast path**: `fetch_sub(LOCKED)` — one `lock xadd`, whatever else the word says.
-//!    If nothing else was set, done.
+//! 1. **Fast path**: one `lock xadd` takes `LOCKED` out — whatever else the word says —
+//!    and counts the unlock in the top bits. If no flag was set, done; if waiters are
+//!    parked but one is awake already, done too (the steady state of a contended mutex).
 //! 2. **Starving**: the lock belongs to the front waiter. CAS `LOCKED` back in on its
 //!    behalf — unless someone barged in meanwhile, whose unlock will hand over instead.
 //!    Then, under the queue's lock, clear `PARKED` and `STARVING` if it is the last,
@@ -59,15 +61,15 @@
 //! 4. **Giving way**: a green thread that relocks in a loop wins every time by barging
 //!    and never parks, while the waiter it woke sits in its processor's run queue
 //!    (`runnext`), unable to run — and so unable to lose and starve. So every 64th
-//!    slow unlock of an OS thread (a thread-local count) looks around: if a woken
-//!    waiter has still not come for the lock, a green thread yields to let it run;
-//!    otherwise the unlock is a preemption point (`gogreen::preempt_point`: yield if
-//!    sysmon flagged the processor). Without this, the `mutex` workload had sysmon
-//!    replace hogged processors again and again: up to 34 OS threads for 2 processors,
-//!    and starvation mode entered some 30 times per 10 M locks; with it, 2 to 4
-//!    threads, starvation mode almost never, and no fewer locks per second. (Every
-//!    64th, not every one: the check costs a thread-local read and a call, and a flag
-//!    raised after 10 ms can wait a few more unlocks.)
+//!    unlock (counted in the word's top bits by the release itself, at no cost) that
+//!    finds others waiting looks around: if a woken waiter has still not come for the
+//!    lock, a green thread yields to let it run; otherwise the unlock is a preemption
+//!    point (`gogreen::preempt_point`: yield if sysmon flagged the processor). Without
+//!    this, the `mutex` workload had sysmon replace hogged processors again and again:
+//!    up to 34 OS threads for 2 processors, and starvation mode entered some 30 times
+//!    per 10 M locks; with it, 2 to 4 threads, starvation mode almost never, and no
+//!    fewer locks per second. (Not every unlock: the check costs a call and a
+//!    thread-local read, and a flag raised after 10 ms can wait a few more unlocks.)
 //!
 //! # Why no wake-up is lost
 //!
@@ -93,8 +95,10 @@
 //! - **Unlock by CAS, keeping `LOCKED` through a hand-over** (no barging moment in
 //!   starvation mode): the CAS needs the word's value first, so a contended unlock
 //!   loaded the line (shared) and then upgraded it (exclusive): two trips between the
-//!   cores where `lock xadd` makes one. Inside green threads that made the mutex
-//!   slower than std's, whose unlock is one `xchg`.
+//!   cores where `lock xadd` makes one.
+//! - **Step 4's count elsewhere**: in a thread-local, it cost every contended unlock a
+//!   call; in a plain field written by the holder before the release, a store on every
+//!   unlock. In the word, the release's own `lock xadd` carries it.
 //! - **A waiter count in the word** (Go's): the queue's lock already serialises
 //!   waiters, so one `PARKED` bit kept under it says as much.
 //! - **`parking_lot`'s timed fairness** (the unlock hands over every 0.5 ms on average):
@@ -114,6 +118,10 @@ const LOCKED: u32 = 1;
 const WOKEN: u32 = 2;
 const STARVING: u32 = 4;
 const PARKED: u32 = 8;
+/// The flags; the word's top 6 bits count unlocks, wrapping (step 4): every 64th
+/// unlock that finds others waiting looks around.
+const FLAGS: u32 = COUNT_ONE - 1;
+const COUNT_ONE: u32 = 1 << 26;
 
 /// Tokens an unlock leaves in a waiter.
 const TOKEN_WOKEN: u32 = 1;
@@ -138,12 +146,6 @@ pub(crate) struct RawMutex {
     /// Parked waiters. A mutex waiter never leaves by itself: only unlocks unlink them.
     waiters: WaitQueue<()>,
 }
-
-/// Every this many slow unlocks of an OS thread, the unlocker looks around (step 4):
-/// it yields if a woken waiter has still not come for the lock, else it is a
-/// preemption point.
-#[cfg_attr(loom, allow(dead_code))]
-const LOOK_EVERY: u32 = 64;
 
 /// How a park ended.
 enum Parked {
@@ -192,13 +194,23 @@ impl RawMutex {
     pub(crate) unsafe fn unlock(&self) {
         // Step 1. Release: what the holder wrote is visible to the next holder (their
         // Acquire on the word, or, for a hand-over, the token's Release/Acquire).
-        let prev = self.state.fetch_sub(LOCKED, Ordering::Release);
+        // The same `lock xadd` counts the unlock in the word's top bits, for step 4.
+        let prev = self
+            .state
+            .fetch_add(COUNT_ONE.wrapping_sub(LOCKED), Ordering::Release);
         debug_assert!(
             prev & LOCKED != 0,
             "gogreen: fatal: unlock of an unlocked mutex"
         );
-        if prev != LOCKED {
-            self.unlock_slow(prev - LOCKED);
+        if prev & FLAGS != LOCKED {
+            let s = prev.wrapping_add(COUNT_ONE) - LOCKED;
+            let look = s & !FLAGS == 0;
+            // With waiters parked but one of them awake already (the steady state of a
+            // contended mutex) there is nothing to do but the release: stay out of the
+            // call, unless it is time to look around.
+            if look || s & STARVING != 0 || s & (PARKED | WOKEN) == PARKED {
+                self.unlock_slow(s, look);
+            }
         }
     }
 
@@ -312,10 +324,11 @@ impl RawMutex {
         }
     }
 
-    /// Unlock steps 2 to 4; `s` is the state word right after our `fetch_sub`.
+    /// Unlock steps 2 to 4; `s` is the state word right after our release; `look`
+    /// says whether this unlock is one that looks around (step 4).
     #[cold]
     #[inline(never)]
-    fn unlock_slow(&self, mut s: u32) {
+    fn unlock_slow(&self, mut s: u32, look: bool) {
         if s & STARVING != 0 {
             // Step 2: take the lock back for the front waiter, unless someone barged in.
             loop {
@@ -359,8 +372,10 @@ impl RawMutex {
         // Step 4. Never while unwinding: the runtime does not switch away from a
         // panicking green thread. An OS thread does not give way: the waiter it woke
         // is not queued behind it.
+        #[cfg(loom)]
+        let _ = look;
         #[cfg(not(loom))]
-        if look_around() && !std::thread::panicking() {
+        if look && !std::thread::panicking() {
             if self.state.load(Ordering::Relaxed) & WOKEN != 0 && park::in_green_thread() {
                 park::snooze();
             } else {
@@ -416,26 +431,6 @@ impl RawMutex {
             park::snooze();
         }
     }
-}
-
-/// Step 4's count: whether this slow unlock is the thread's `LOOK_EVERY`th.
-///
-/// Per OS thread, not per mutex: a per-mutex count must be written before the release
-/// (only the holder may touch it), which costs the contended unlock its single trip
-/// between the cores. Never inlined, so that a green thread that moved to another OS
-/// thread reads that thread's count, not a cached address (the runtime's rule for
-/// thread-locals).
-#[cfg(not(loom))]
-#[inline(never)]
-fn look_around() -> bool {
-    thread_local! {
-        static SLOW_UNLOCKS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-    }
-    SLOW_UNLOCKS.with(|n| {
-        let next = n.get() + 1;
-        n.set(if next == LOOK_EVERY { 0 } else { next });
-        next == LOOK_EVERY
-    })
 }
 
 /// How long a waiter has waited, for starvation mode.
