@@ -5,7 +5,12 @@
 //! the figure is the time per lock-increment-unlock (throughput: one element per
 //! lock). Inside green threads, std's and parking_lot's locks block the OS thread under
 //! the green thread when contended, so the other green threads of that processor wait
-//! too; gogreen's parks only the green thread. Figures are in `docs/BENCHMARKS.md`.
+//! too; gogreen's parks only the green thread. The `yield_inside` group has each
+//! holder reach a scheduling point before it unlocks (`yield_now`, as a channel
+//! operation or a sleep would). It runs gogreen's mutex alone: std's and parking_lot's
+//! deadlock there — a waiter blocks the OS thread, and the holder is queued behind it
+//! on the same processor (2,000 locks did not finish in 30 s). Figures are in
+//! `docs/BENCHMARKS.md`.
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use gogreen::sync::{Barrier, WaitGroup};
@@ -63,6 +68,19 @@ impl Counter for parking_lot::Mutex<u64> {
 
 /// `iters` increments in all by `WORKERS` green threads; the time they took.
 fn green<C: Counter>(iters: u64) -> Duration {
+    green_with(iters, C::increment)
+}
+
+/// The same with gogreen's mutex, each holder yielding before it unlocks.
+fn green_yielding(iters: u64) -> Duration {
+    green_with::<gogreen::sync::Mutex<u64>>(iters, |counter| {
+        let mut g = counter.lock().unwrap();
+        *g += 1;
+        gogreen::yield_now();
+    })
+}
+
+fn green_with<C: Counter>(iters: u64, increment: fn(&C)) -> Duration {
     let per = iters.div_ceil(WORKERS);
     gogreen::run(move || {
         let counter = Arc::new(C::new());
@@ -73,7 +91,7 @@ fn green<C: Counter>(iters: u64) -> Duration {
             let (counter, wg) = (counter.clone(), wg.clone());
             gogreen::spawn(move || {
                 for _ in 0..per {
-                    counter.increment();
+                    increment(&counter);
                 }
                 wg.done();
             });
@@ -130,6 +148,17 @@ fn contended(c: &mut Criterion) {
     g.finish();
 }
 
+fn yield_inside(c: &mut Criterion) {
+    let mut g = c.benchmark_group("contended_mutex_8_yield_inside");
+    g.measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20)
+        .throughput(Throughput::Elements(1));
+    // Not std's nor parking_lot's: they deadlock here (module docs).
+    g.bench_function("gogreen::sync::Mutex", |b| b.iter_custom(green_yielding));
+    g.finish();
+}
+
 /// One thread, no contention: what the fast paths cost.
 fn uncontended(c: &mut Criterion) {
     let mut g = c.benchmark_group("uncontended_mutex");
@@ -151,6 +180,7 @@ fn uncontended(c: &mut Criterion) {
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     contended(&mut c);
+    yield_inside(&mut c);
     uncontended(&mut c);
     c.final_summary();
 }
