@@ -141,7 +141,8 @@ pub(crate) fn starvation_count() -> u64 {
 
 /// A mutual-exclusion lock without data; see the module docs for the protocol.
 pub(crate) struct RawMutex {
-    /// `LOCKED | WOKEN | STARVING | PARKED`; see the table in the module docs.
+    /// `LOCKED | WOKEN | STARVING | PARKED`, and the unlock count in the top six bits;
+    /// see the table in the module docs.
     state: AtomicU32,
     /// Parked waiters. A mutex waiter never leaves by itself: only unlocks unlink them.
     waiters: WaitQueue<()>,
