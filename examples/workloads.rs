@@ -3,7 +3,8 @@
 //! side with Go's.
 
 use gogreen::chan;
-use gogreen::sync::WaitGroup;
+use gogreen::sync::{Mutex, WaitGroup};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn max_rss_kb() -> i64 {
@@ -230,10 +231,38 @@ fn select4(n: usize) {
     });
 }
 
+fn mutex(n: usize) {
+    gogreen::run(move || {
+        const WORKERS: usize = 8;
+        let counter = Arc::new(Mutex::new(0usize));
+        let wg = WaitGroup::new();
+        wg.add(WORKERS);
+        let t = Instant::now();
+        for _ in 0..WORKERS {
+            let (counter, wg) = (counter.clone(), wg.clone());
+            gogreen::spawn(move || {
+                for _ in 0..n / WORKERS {
+                    *counter.lock().unwrap() += 1;
+                }
+                wg.done();
+            });
+        }
+        wg.wait();
+        let got = *counter.lock().unwrap();
+        if got != (n / WORKERS) * WORKERS {
+            println!("mutex: counter {got} want {}", (n / WORKERS) * WORKERS);
+            std::process::exit(1);
+        }
+        report("mutex", n, t.elapsed(), "lock");
+    });
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 2 {
-        println!("usage: workloads spawn_join|ping_pong|yield|parked|sieve|mpmc|select4|chain [N]");
+        println!(
+            "usage: workloads spawn_join|ping_pong|yield|parked|sieve|mpmc|select4|chain|mutex [N]"
+        );
         std::process::exit(2);
     }
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -247,6 +276,7 @@ fn main() {
         "sieve" => sieve(def(2000)),
         "mpmc" => mpmc(def(10_000_000)),
         "select4" => select4(def(1_000_000)),
+        "mutex" => mutex(def(10_000_000)),
         _ => {
             println!("unknown workload");
             std::process::exit(2);

@@ -47,7 +47,6 @@ mod scope;
 pub mod stack;
 #[cfg(not(loom))]
 mod stats;
-#[cfg(not(loom))]
 pub mod sync;
 #[cfg(not(loom))]
 mod task;

@@ -1,5 +1,6 @@
 //! `std` or `loom` synchronisation types behind one path, so the protocol modules
-//! (run queue, global queue, idle/spinning, G state) compile unchanged under loom.
+//! (run queue, global queue, idle/spinning, G state, the `sync` primitives) compile
+//! unchanged under loom.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{
@@ -50,5 +51,64 @@ impl<T> Mutex<T> {
         {
             self.inner.lock()
         }
+    }
+}
+
+/// An `UnsafeCell` with loom's closure-based API, so that under loom every access is
+/// checked against the others.
+#[cfg(not(loom))]
+#[repr(transparent)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    #[inline(always)]
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a pointer for reading.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Runs `f` with a pointer for writing.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// A `Cell` for plain values that a lock protects. Under loom every access is checked,
+/// so a read or write outside the lock shows up as a data race.
+pub(crate) struct Cell<T: Copy>(UnsafeCell<T>);
+
+impl<T: Copy> Cell<T> {
+    #[cfg(not(loom))]
+    #[inline(always)]
+    pub(crate) const fn new(value: T) -> Self {
+        Cell(UnsafeCell::new(value))
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn new(value: T) -> Self {
+        Cell(UnsafeCell::new(value))
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(&self) -> T {
+        // SAFETY: callers hold the lock that protects this cell (or own it alone), so no
+        // write races with this read; `T: Copy`, so no reference escapes.
+        self.0.with(|p| unsafe { *p })
+    }
+
+    #[inline(always)]
+    pub(crate) fn set(&self, value: T) {
+        // SAFETY: as in `get`: the protecting lock makes this the only access.
+        self.0.with_mut(|p| unsafe { *p = value })
     }
 }

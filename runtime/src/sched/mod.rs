@@ -47,7 +47,7 @@ pub(crate) use calls::{
     current_g, current_locals, in_green_thread, park_current, preempt_point, yield_current,
 };
 pub(crate) use p::G_HEADERS;
-pub(crate) use runtime::threads;
+pub(crate) use runtime::{procs, threads};
 pub use settings::MAX_PROCS;
 pub(crate) use settings::{Settings, check_procs, from_env};
 pub(crate) use spawn::{free_g, spawn};

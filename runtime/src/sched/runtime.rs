@@ -63,6 +63,12 @@ fn not_started() -> ! {
     crate::fatal!("the scheduler was used before the runtime started")
 }
 
+/// Processors in play, from a caller that runs once the runtime has started (a green
+/// thread).
+pub(crate) fn procs() -> usize {
+    runtime().settings.procs
+}
+
 /// Ms started so far (they never exit): for `gogreen::stats`.
 pub(crate) fn threads() -> usize {
     RUNTIME.get().map_or(0, |rt| rt.ms.lock().len())

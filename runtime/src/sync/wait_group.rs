@@ -1,10 +1,29 @@
 //! Go's `sync.WaitGroup`: wait until a counter of outstanding tasks drops to zero.
+//!
+//! # The protocol
+//!
+//! 1. `add` and `done` move the counter with one atomic each.
+//! 2. A waiter that sees a non-zero count takes the queue lock, looks again, and if the
+//!    count is still not zero links a [`Waiter`] from its frame, tagged with the round
+//!    (how many times the count has reached zero so far), and parks.
+//! 3. The `done` that brings the count to zero takes the queue lock, bumps the round,
+//!    and wakes every waiter of the old round, a batch of 32 per hold of the lock.
+//!
+//! A waiter's second look happens under the queue lock, which the last `done` takes
+//! after its decrement: either that look sees zero, or the `done` finds the waiter
+//! linked. The round tag keeps a waiter that comes after the group is reused (`add`
+//! again) from being woken by the previous round's last `done` — unless it links
+//! itself before that `done` bumps the round, the same window Go's "reused before
+//! previous Wait has returned" describes.
 
-use gogreen_channel::park::{self, Unparker};
-use parking_lot::Mutex;
+use super::queue::{self, WaitQueue};
+use super::waiter::Waiter;
+use crate::loom::{AtomicUsize, Ordering};
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The token of a finished round.
+const RELEASED: u32 = 1;
 
 /// Waits for a collection of tasks to finish. Clones share one counter.
 ///
@@ -25,19 +44,25 @@ pub struct WaitGroup {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
     /// On a cache line of its own, away from the `Arc`'s reference counts: a spawner
     /// that clones the group for every task it starts must not fight over one line with
     /// the tasks that call `done` on other cores.
     count: Padded<AtomicUsize>,
-    /// Bumped, under the lock, each time the count drops to zero.
-    epoch: AtomicUsize,
-    waiters: Mutex<Vec<Unparker>>,
+    /// Waiters, with the round: how many times the count has dropped to zero.
+    waiters: WaitQueue<usize>,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            count: Padded(AtomicUsize::new(0)),
+            waiters: WaitQueue::new(0),
+        }
+    }
 }
 
 /// Aligns its contents to a cache line pair (the adjacent-line prefetcher fetches two).
-#[derive(Default)]
 #[repr(align(128))]
 struct Padded<T>(T);
 
@@ -68,17 +93,33 @@ impl WaitGroup {
         // Release: the task's work is visible to whoever sees the count reach zero.
         let prev = self.inner.count.fetch_sub(1, Ordering::AcqRel);
         if prev == 1 {
-            let waiters = {
-                let mut w = self.inner.waiters.lock();
-                self.inner.epoch.fetch_add(1, Ordering::Release);
-                std::mem::take(&mut *w)
-            };
-            for u in waiters {
-                u.unpark();
-            }
+            self.release_waiters();
         } else if prev == 0 {
             self.inner.count.fetch_add(1, Ordering::Relaxed);
             panic!("gogreen: WaitGroup::done called more times than add (negative counter)");
+        }
+    }
+
+    /// Step 3.
+    #[cold]
+    fn release_waiters(&self) {
+        let mut batch: [_; queue::BATCH] = Default::default();
+        let mut round = None;
+        loop {
+            let (n, more) = {
+                let mut q = self.inner.waiters.lock();
+                let round = *round.get_or_insert_with(|| {
+                    let r = q.state;
+                    q.state = r.wrapping_add(1);
+                    r
+                });
+                let n = q.wake_some(RELEASED, &mut batch, |r| r == round);
+                (n, q.front() == Some(round))
+            };
+            queue::unpark_all(&mut batch[..n]);
+            if !more {
+                return;
+            }
         }
     }
 
@@ -88,17 +129,23 @@ impl WaitGroup {
         if self.inner.count.load(Ordering::Acquire) == 0 {
             return;
         }
-        let epoch = {
-            let mut w = self.inner.waiters.lock();
+        // Step 2.
+        let me = Waiter::new(0);
+        {
+            let mut q = self.inner.waiters.lock();
+            // Acquire as above. Under the queue lock, which the last `done` takes after
+            // its decrement: see the module docs.
             if self.inner.count.load(Ordering::Acquire) == 0 {
                 return;
             }
-            w.push(park::current());
-            self.inner.epoch.load(Ordering::Relaxed)
-        };
-        while self.inner.epoch.load(Ordering::Acquire) == epoch {
-            park::park(None);
+            me.data.set(q.state);
+            // SAFETY: `me` stays in this frame until step 3 unlinks it, and we return
+            // only after its token; wait-group waiters never unlink themselves.
+            unsafe { q.push_back(&me) };
         }
+        // The token's Acquire pairs with the last `done`'s Release store of it, made
+        // after its AcqRel decrement: every task's work is visible.
+        me.wait(None);
     }
 
     /// The current count (a snapshot).
@@ -115,7 +162,7 @@ impl fmt::Debug for WaitGroup {
     }
 }
 
-// A panic cannot leave the counter or the waiter list half-updated: the counter is an
-// atomic and the list is only pushed to and drained under its lock.
+// A panic cannot leave the counter or the waiter queue half-updated: the counter is an
+// atomic and the queue is changed only under its lock, by code that does not panic.
 impl std::panic::UnwindSafe for WaitGroup {}
 impl std::panic::RefUnwindSafe for WaitGroup {}
