@@ -32,6 +32,10 @@ mod config;
 pub mod fatal;
 mod loom;
 #[cfg(not(loom))]
+pub mod net;
+#[cfg(not(loom))]
+mod netpoll;
+#[cfg(not(loom))]
 mod sched;
 #[cfg(not(loom))]
 pub mod stack;
@@ -75,12 +79,20 @@ pub mod idle;
 pub mod inject;
 #[cfg(loom)]
 #[doc(hidden)]
+#[path = "sched/parker.rs"]
+pub mod parker;
+#[cfg(loom)]
+#[doc(hidden)]
 #[path = "sched/queue.rs"]
 pub mod queue;
 #[cfg(loom)]
 #[doc(hidden)]
 #[path = "sched/sleeper.rs"]
 pub mod sleeper;
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "netpoll/slot.rs"]
+pub mod slot;
 #[cfg(loom)]
 #[doc(hidden)]
 #[path = "sched/state.rs"]

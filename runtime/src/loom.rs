@@ -1,10 +1,15 @@
 //! `std` or `loom` synchronisation types behind one path, so the protocol modules
-//! (run queue, global queue, idle/spinning, G state) compile unchanged under loom.
+//! (run queue, global queue, idle/spinning, G state, parker, poll slots) compile
+//! unchanged under loom.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, fence};
+pub(crate) use loom::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, fence,
+};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, fence};
+pub(crate) use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, fence,
+};
 
 pub(crate) use std::sync::atomic::Ordering;
 
@@ -45,6 +50,58 @@ impl<T> Mutex<T> {
         #[cfg(not(loom))]
         {
             self.inner.lock()
+        }
+    }
+}
+
+/// An `UnsafeCell` with loom's closure-based API, so loom checks every access to it.
+#[cfg(not(loom))]
+#[repr(transparent)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    #[inline(always)]
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a pointer for reading.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Runs `f` with a pointer for writing.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// One turn of waiting for a word that another thread holds for a few instructions
+/// (`step` counts the turns): spin a little longer each time, then give the OS thread
+/// up, in case the holder was preempted. Under loom, a yield, so the model lets the
+/// holder run.
+#[inline]
+pub(crate) fn spin_wait(step: &mut u32) {
+    #[cfg(loom)]
+    {
+        let _ = step;
+        loom::thread::yield_now();
+    }
+    #[cfg(not(loom))]
+    {
+        if *step < 7 {
+            for _ in 0..1u32 << *step {
+                std::hint::spin_loop();
+            }
+            *step += 1;
+        } else {
+            std::thread::yield_now();
         }
     }
 }

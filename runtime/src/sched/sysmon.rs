@@ -32,10 +32,14 @@
 //! replaced at once, that is, that many Gs stuck at the same time; beyond that, queued
 //! work waits until one of them returns.
 //!
-//! It also runs timers more than a millisecond overdue (their Ps are all busy), and
-//! every half second trims stacks that sat unused in the global pool. When every P is
-//! idle and no timer is pending it sleeps until an M is started.
+//! It also runs timers more than a millisecond overdue (their Ps are all busy), polls
+//! for I/O when Gs wait on it and nobody has polled for 10 ms (every P busy with long
+//! queues, so none ran dry and looked; Go's sysmon does the same), and every half second
+//! trims stacks that sat unused in the global pool. When every P is idle and no timer
+//! is pending it sleeps until an M is started (an idle M blocked in `epoll_wait` then
+//! watches the sockets).
 
+use super::g::G;
 use super::p::P;
 use super::runtime::Runtime;
 use super::sleeper::NEVER;
@@ -57,6 +61,8 @@ const HANDOFF_AFTER: Duration = Duration::from_millis(10);
 /// Timers this late are run by sysmon itself.
 const TIMER_SLACK_NS: u64 = 1_000_000;
 const SCAVENGE_EVERY: Duration = Duration::from_millis(500);
+/// Gs waiting on I/O that nobody has polled for this long are polled for by sysmon.
+const POLL_AFTER: Duration = Duration::from_millis(10);
 
 /// Starts the sysmon thread. Called once, when the runtime starts.
 pub(crate) fn start(rt: &'static Runtime) {
@@ -165,6 +171,16 @@ fn run(rt: &'static Runtime) -> ! {
             let next = p.timers.next();
             if next != NEVER && next.saturating_add(TIMER_SLACK_NS) <= now_ns {
                 acted |= run_timers(p, Some(now_ns)) > 0;
+            }
+        }
+        if rt.netpoll.claim_overdue(POLL_AFTER) {
+            let mut ready = Vec::new();
+            rt.netpoll.poll_now(&mut ready);
+            if !ready.is_empty() {
+                rt.inject
+                    .push_batch(ready.into_iter().map(|g| g as *const G as *mut G));
+                wake_idle(rt);
+                acted = true;
             }
         }
         if now.duration_since(last_scavenge) >= SCAVENGE_EVERY {
