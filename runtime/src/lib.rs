@@ -2,7 +2,8 @@
 //!
 //! Green threads (G) with their own guarded stacks run on OS threads (M) through
 //! logical processors (P), scheduled by a work-stealing G-P-M scheduler, and talk over
-//! CSP channels with `select!`. `docs/` explains the inside.
+//! CSP channels with `select!`. Their sockets ([`net`]) park only the green thread that
+//! waits, over an epoll netpoller. `docs/` explains the inside.
 //!
 //! ```
 //! let (tx, rx) = gogreen::chan::bounded(0);

@@ -86,6 +86,12 @@ impl Poller {
         self.waiters.load(Ordering::Relaxed) != 0 && self.last_poll.load(Ordering::Relaxed) != 0
     }
 
+    /// Whether any G waits on I/O (a snapshot).
+    #[inline]
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.waiters.load(Ordering::Relaxed) != 0
+    }
+
     /// For sysmon: whether Gs wait on I/O and nobody has polled for `after`; if so,
     /// the caller is now the one who polls.
     pub(crate) fn claim_overdue(&self, after: Duration) -> bool {

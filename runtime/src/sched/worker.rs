@@ -100,9 +100,11 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
                 return g;
             }
             // Look a little longer before sleeping: waking a sleeping M costs the waker
-            // a futex system call, and work often arrives again within microseconds.
+            // a futex system call, and work often arrives again within microseconds. Not
+            // while Gs wait on I/O: that work comes through epoll, which this loop does
+            // not watch, and the CPU it would burn is the clients' on a shared machine.
             let until = Instant::now() + IDLE_SPIN;
-            while Instant::now() < until {
+            while !rt.netpoll.has_waiters() && Instant::now() < until {
                 for _ in 0..64 {
                     std::hint::spin_loop();
                 }
