@@ -58,9 +58,6 @@ pub struct PollFd<T: AsRawFd> {
     /// Per direction: 1 + the epoch read before the short transfer that left the stream
     /// drained, or 0 (`netpoll/slot.rs`, "Drained streams"). Only `transfer` sets it.
     drained: [AtomicU32; 2],
-    /// Whether dropping `inner` closes the fd: then the kernel drops the registration
-    /// with it, and no `EPOLL_CTL_DEL` is needed.
-    closes: bool,
 }
 
 impl<T: AsRawFd> PollFd<T> {
@@ -76,20 +73,15 @@ impl<T: AsRawFd> PollFd<T> {
             Some(libc::EBADF) => sys::bad_fd(fd),
             _ => e,
         })?;
-        Ok(Self::with(inner, false))
+        Ok(Self::owned(inner))
     }
 
-    /// Wraps a non-blocking fd that dropping `inner` closes: the sockets of this module.
+    /// Wraps an fd that is non-blocking already: the sockets of this module.
     pub(crate) fn owned(inner: T) -> Self {
-        Self::with(inner, true)
-    }
-
-    fn with(inner: T, closes: bool) -> Self {
         PollFd {
             inner: ManuallyDrop::new(inner),
             desc: AtomicUsize::new(0),
             drained: [AtomicU32::new(0), AtomicU32::new(0)],
-            closes,
         }
     }
 
@@ -104,7 +96,7 @@ impl<T: AsRawFd> PollFd<T> {
     /// Stops watching the fd and returns it, still in non-blocking mode.
     pub fn into_inner(self) -> T {
         let mut this = ManuallyDrop::new(self);
-        this.deregister(false);
+        this.deregister();
         // SAFETY: `this` is never dropped, so `inner` is taken once.
         unsafe { ManuallyDrop::take(&mut this.inner) }
     }
@@ -164,6 +156,20 @@ impl<T: AsRawFd> PollFd<T> {
         op: impl FnMut(&T) -> io::Result<usize>,
     ) -> io::Result<usize> {
         self.run(dir, deadline, would_block, op, |&n| n > 0 && n < len)
+    }
+
+    /// Waits until a connect in progress on this socket ends: `Ok` once connected, the
+    /// connection's error (`ConnectionRefused`, ...), or `TimedOut` after `deadline`.
+    pub(crate) fn finish_connect(&self, deadline: Option<Instant>) -> io::Result<()> {
+        let fd = self.as_raw_fd();
+        // Writable means the connection is made, or failed: SO_ERROR says which.
+        self.io(Dir::Write, deadline, connect_timed_out, |_| {
+            ready(fd, Dir::Write)?;
+            match sys::take_error(fd)? {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        })
     }
 
     fn run<R>(
@@ -277,22 +283,20 @@ impl<T: AsRawFd> PollFd<T> {
         }
     }
 
-    /// Lets the poller's descriptor go (if any), `closing` if the fd closes right after.
-    fn deregister(&self, closing: bool) {
+    /// Removes the fd from the poller and lets its descriptor go (if it has one).
+    fn deregister(&self) {
         let addr = self.desc.swap(0, Ordering::AcqRel);
         if addr > REGISTERING {
             // SAFETY: as in `desc`; a descriptor exists, so the runtime runs.
             let desc = unsafe { &*(addr as *const Desc) };
-            runtime()
-                .netpoll
-                .deregister(self.as_raw_fd(), desc, closing);
+            runtime().netpoll.deregister(self.as_raw_fd(), desc);
         }
     }
 }
 
 impl<T: AsRawFd> Drop for PollFd<T> {
     fn drop(&mut self) {
-        self.deregister(self.closes);
+        self.deregister();
         // SAFETY: dropped once, here; `into_inner` skips this Drop.
         unsafe { ManuallyDrop::drop(&mut self.inner) };
     }
@@ -381,6 +385,11 @@ fn timed_out() -> io::Error {
         io::ErrorKind::TimedOut,
         "gogreen::net: the wait for readiness timed out",
     )
+}
+
+/// What `connect_timeout` returns when its timeout passes, as std's.
+fn connect_timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "connection timed out")
 }
 
 /// What a socket read or write returns when its timeout passes: what std's does on

@@ -76,17 +76,7 @@ impl TcpStream {
         let (fd, done) = sys::tcp_connect(addr)?;
         let stream = TcpStream::from_fd(fd);
         if !done {
-            let raw = stream.as_raw_fd();
-            // Writable means the connection is made, or failed: SO_ERROR says which.
-            stream.fd.io(Dir::Write, deadline, connect_timed_out, |_| {
-                if !sys::poll(raw, Dir::Write, Some(Duration::ZERO))? {
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
-                match sys::take_error(raw)? {
-                    Some(e) => Err(e),
-                    None => Ok(()),
-                }
-            })?;
+            stream.fd.finish_connect(deadline)?;
         }
         Ok(stream)
     }
@@ -259,10 +249,6 @@ impl TcpStream {
                 s.write_vectored(bufs)
             })
     }
-}
-
-fn connect_timed_out() -> io::Error {
-    io::Error::new(io::ErrorKind::TimedOut, "connection timed out")
 }
 
 impl Read for TcpStream {

@@ -48,7 +48,14 @@ impl UnixStream {
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let path = path.as_ref();
         match sys::unix_connect(path) {
-            Ok((fd, _)) => Ok(UnixStream::from_fd(fd)),
+            Ok((fd, true)) => Ok(UnixStream::from_fd(fd)),
+            // Linux completes a Unix connect at once or refuses it; should it ever be in
+            // progress, wait for it as for TCP.
+            Ok((fd, false)) => {
+                let stream = UnixStream::from_fd(fd);
+                stream.fd.finish_connect(None)?;
+                Ok(stream)
+            }
             // The listener's accept queue is full: a Unix socket cannot wait for room
             // without blocking in connect, so do that, as a blocking call.
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {

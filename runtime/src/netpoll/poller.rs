@@ -67,15 +67,15 @@ impl Poller {
         Ok(desc)
     }
 
-    /// Lets `fd` go. If the fd stays open (its owner keeps it), its registration is
-    /// removed; if it is about to be closed, that is left to the kernel, which drops a
-    /// registration with the last reference to the file — and a report still on its
-    /// way is ignored by generation either way.
-    pub(crate) fn deregister(&self, fd: RawFd, desc: &'static Desc, closing: bool) {
-        if !closing {
-            // An error means the fd was not registered or not open: nothing to remove.
-            let _ = self.epoll.delete(fd);
-        }
+    /// Lets `fd` go: its registration is removed, before the fd is closed (or handed
+    /// back to its owner), and a report still on its way is ignored by generation.
+    ///
+    /// Not left to the close: the kernel drops a registration only with the last
+    /// reference to the file, and a `try_clone`d socket (a `dup`) keeps the file open —
+    /// its reports would keep coming, under a stale generation, for nothing.
+    pub(crate) fn deregister(&self, fd: RawFd, desc: &'static Desc) {
+        // An error means the fd was not registered or not open: nothing to remove.
+        let _ = self.epoll.delete(fd);
         self.descs.free(desc);
     }
 

@@ -133,8 +133,14 @@ impl Runtime {
         self.ps.iter().filter(|p| p.in_play.load(Ordering::Relaxed))
     }
 
-    /// Whether sysmon sleeps because everything was idle; the caller then wakes it.
+    /// Whether sysmon sleeps because everything was idle; the caller then wakes it —
+    /// unless Gs wait on I/O: sysmon then sleeps at most one long period anyway (see
+    /// `sysmon::run`), and in a server that goes idle between requests a wake-up per
+    /// request would cost a futex call and a burst of sysmon's shortest rounds.
     pub(crate) fn wake_sysmon(&self) {
+        if self.netpoll.has_waiters() {
+            return;
+        }
         // sysmon sleeps on the futex, never in `epoll_wait`: nothing to interrupt.
         if self.sysmon_sleeping.load(Ordering::SeqCst) {
             let _ = self.sysmon_parker.unpark();

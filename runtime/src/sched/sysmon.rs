@@ -36,8 +36,9 @@
 //! for I/O when Gs wait on it and nobody has polled for 10 ms (every P busy with long
 //! queues, so none ran dry and looked; Go's sysmon does the same), and every half second
 //! trims stacks that sat unused in the global pool. When every P is idle and no timer
-//! is pending it sleeps until an M is started (an idle M blocked in `epoll_wait` then
-//! watches the sockets).
+//! is pending it sleeps until an M is started — or, while Gs wait on I/O, for at most
+//! 10 ms: the idle M blocked in `epoll_wait` watches the sockets, and takes a P for the
+//! Gs they ready without starting an M.
 
 use super::g::G;
 use super::p::P;
@@ -105,11 +106,19 @@ fn run(rt: &'static Runtime) -> ! {
             // Trim everything pooled (two rounds: hot, then aging), then sleep until
             // an M starts. `sysmon_sleeping` before the re-check pairs with `npidle` in
             // `Runtime::wake_sysmon`'s caller: one of the two sees the other.
+            //
+            // While Gs wait on I/O, a P also comes back into use without an M being
+            // started: the idle M blocked in `epoll_wait` takes one for the Gs it
+            // readies (`worker::run_polled`). Waking sysmon there would cost a futex
+            // wake-up, and then sysmon's 20 µs round, on every request of a server that
+            // keeps going idle between requests; so sysmon sleeps at most one long
+            // period instead, and looks.
             pool::POOL.scavenge();
             pool::POOL.scavenge();
             rt.sysmon_sleeping.store(true, Ordering::SeqCst);
             if all_idle(rt) {
-                rt.sysmon_parker.park(None);
+                let until = rt.netpoll.has_waiters().then(|| Instant::now() + MAX_DELAY);
+                rt.sysmon_parker.park(until);
             }
             rt.sysmon_sleeping.store(false, Ordering::SeqCst);
             delay = MIN_DELAY;

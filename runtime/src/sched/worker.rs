@@ -292,8 +292,8 @@ fn run_polled(rt: &'static Runtime, m: &'static M, ready: Vec<&'static G>) -> bo
             for g in ready {
                 push_local(rt, m, g);
             }
-            // sysmon may sleep because every P was idle; one is busy now.
-            rt.wake_sysmon();
+            // Not `rt.wake_sysmon()`: sysmon sleeps at most 10 ms while Gs wait on I/O
+            // (see `sysmon::run`), and a wake-up per request would cost a futex call.
             if several && rt.idle.should_wake_unfenced() {
                 wakep(rt);
             }
