@@ -189,6 +189,8 @@ impl<T: AsRawFd> PollFd<T> {
             // R1.
             let seen = desc.map(|d| d.slot(dir).seen());
             let epoch = seen.map_or(0, |s| s.epoch);
+            // `drained` is Relaxed: it is a fact about the socket this handle saw, not
+            // a hand-off of data; a stale value only makes a reader try its call.
             let skip = seen.is_some_and(|s| {
                 !s.hung_up && drained.load(Ordering::Relaxed) == epoch.wrapping_add(1)
             });

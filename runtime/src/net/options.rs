@@ -23,6 +23,7 @@ pub(crate) struct Options {
     shared: AtomicPtr<Shared>,
 }
 
+/// Settings only: no data is handed over through them, so every access is Relaxed.
 #[derive(Default)]
 struct Shared {
     /// Nanoseconds; 0 = none.

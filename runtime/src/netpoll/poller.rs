@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 /// Reports taken per `epoll_wait`.
 const EVENTS: usize = 128;
 
+/// `waiters` and `last_poll` are hints for who should poll, read and written Relaxed:
+/// no data hangs on them, and the M blocked in `epoll_wait` — which reads neither —
+/// catches any report that a stale hint lets the others skip.
 pub(crate) struct Poller {
     epoll: Epoll,
     descs: Descs,
