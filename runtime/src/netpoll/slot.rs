@@ -319,8 +319,10 @@ impl<W: Copy> Slot<W> {
                 continue;
             }
             if word & LISTED == 0 {
-                // P2. Release: a waiter whose R3 sees the new epoch and retries sees
-                // what came before the report (nothing the protocol needs; for tidiness).
+                // P2. Release, pairing with R1's Acquire: a reader that sees the new
+                // epoch is ordered after the poll that made it. (What it then reads is the
+                // kernel's, ordered by the system calls on both sides; the language-level
+                // order only keeps the argument of the module docs true in its terms.)
                 match self.word.compare_exchange_weak(
                     word,
                     next_epoch(word) | hup,
