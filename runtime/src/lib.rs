@@ -2,7 +2,8 @@
 //!
 //! Green threads (G) with their own guarded stacks run on OS threads (M) through
 //! logical processors (P), scheduled by a work-stealing G-P-M scheduler, and talk over
-//! CSP channels with `select!`. `docs/` explains the inside.
+//! CSP channels with `select!`. Their sockets ([`net`]) park only the green thread that
+//! waits, over an epoll netpoller. `docs/` explains the inside.
 //!
 //! ```
 //! let (tx, rx) = gogreen::chan::bounded(0);
@@ -37,6 +38,10 @@ mod group;
 #[cfg(not(loom))]
 mod job;
 mod loom;
+#[cfg(not(loom))]
+pub mod net;
+#[cfg(not(loom))]
+mod netpoll;
 #[cfg(not(loom))]
 mod run;
 #[cfg(not(loom))]
@@ -96,6 +101,10 @@ pub mod idle;
 pub mod inject;
 #[cfg(loom)]
 #[doc(hidden)]
+#[path = "sched/parker.rs"]
+pub mod parker;
+#[cfg(loom)]
+#[doc(hidden)]
 #[path = "sched/queue.rs"]
 pub mod queue;
 #[cfg(loom)]
@@ -106,6 +115,10 @@ pub mod scope_count;
 #[doc(hidden)]
 #[path = "sched/sleeper.rs"]
 pub mod sleeper;
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "netpoll/slot.rs"]
+pub mod slot;
 #[cfg(loom)]
 #[doc(hidden)]
 #[path = "sched/state.rs"]

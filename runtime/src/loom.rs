@@ -1,14 +1,14 @@
 //! `std` or `loom` synchronisation types behind one path, so the protocol modules
-//! (run queue, global queue, idle/spinning, G state, the `sync` primitives) compile
-//! unchanged under loom.
+//! (run queue, global queue, idle/spinning, G state, parker, poll slots, the `sync`
+//! primitives) compile unchanged under loom.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, fence,
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, fence,
 };
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{
-    AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, fence,
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, fence,
 };
 
 pub(crate) use std::sync::atomic::Ordering;
@@ -110,5 +110,29 @@ impl<T: Copy> Cell<T> {
     pub(crate) fn set(&self, value: T) {
         // SAFETY: as in `get`: the protecting lock makes this the only access.
         self.0.with_mut(|p| unsafe { *p = value })
+    }
+}
+
+/// One turn of waiting for a word that another thread holds for a few instructions
+/// (`step` counts the turns): spin a little longer each time, then give the OS thread
+/// up, in case the holder was preempted. Under loom, a yield, so the model lets the
+/// holder run.
+#[inline]
+pub(crate) fn spin_wait(step: &mut u32) {
+    #[cfg(loom)]
+    {
+        let _ = step;
+        loom::thread::yield_now();
+    }
+    #[cfg(not(loom))]
+    {
+        if *step < 7 {
+            for _ in 0..1u32 << *step {
+                std::hint::spin_loop();
+            }
+            *step += 1;
+        } else {
+            std::thread::yield_now();
+        }
     }
 }

@@ -132,3 +132,67 @@ pub fn limit_address_space() {
 
 /// The environment for a child that calls [`limit_address_space`].
 pub const ADDRESS_SPACE_ENV: (&str, &str) = ("MALLOC_ARENA_MAX", "1");
+
+/// Raises this process's soft limit of open files to the hard one; returns the limit
+/// now in force. Tests that need many sockets skip, saying so, when it is too low.
+pub fn raise_fd_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit on a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    lim.rlim_cur
+}
+
+/// Aborts the process, naming the test, if it is not dropped within `PATIENCE`: for
+/// tests that would hang, rather than fail, if the runtime lost a wake-up.
+pub struct Watchdog {
+    done: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl Watchdog {
+    pub fn new(name: &'static str) -> Watchdog {
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(PATIENCE) {
+                eprintln!("{name}: no progress in {PATIENCE:?}: a wake-up was lost");
+                std::process::abort();
+            }
+        });
+        Watchdog { done: Some(done) }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Runs every test of this binary again in a child process with `envs`, skipping the
+/// tests whose names contain `skip` (the caller itself); returns its output.
+pub fn rerun_all_with(envs: &[(&str, &str)], skip: &str) -> Output {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut cmd = Command::new(exe);
+    cmd.args(["--skip", skip]);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("spawn the child test process")
+}

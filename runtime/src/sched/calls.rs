@@ -3,6 +3,7 @@
 use super::g::G;
 use super::m::{Pending, current_m};
 use super::runtime::runtime;
+use super::wake::unpark_m;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -48,7 +49,7 @@ pub(crate) fn park_current(deadline: Option<Instant>) -> bool {
         p.timers.add(when, g, g.state.generation(), seq);
         if let Some(sleeper) = rt.sleeper.timer_added(when) {
             // SAFETY: sleeper tokens are addresses of Ms, which are never freed.
-            unsafe { &*(sleeper as *const super::m::M) }.parker.unpark();
+            unpark_m(rt, unsafe { &*(sleeper as *const super::m::M) });
         }
         timed = Some(seq);
     }

@@ -126,6 +126,24 @@ impl<M> Idle<M> {
         Some(p)
     }
 
+    /// Takes an idle P for `m`, an idle M that found work by itself (Gs its poll made
+    /// runnable), and takes `m` off the idle list with it. `None` if no P is idle, or if
+    /// `m` is no longer listed: someone took it to hand it a P, which is on its way.
+    pub fn take_idle_p_for(&self, m: &M) -> Option<usize>
+    where
+        M: PartialEq,
+    {
+        let mut lists = self.lists.lock();
+        if lists.pidle.is_empty() {
+            return None;
+        }
+        let at = lists.midle.iter().position(|x| x == m)?;
+        lists.midle.remove(at);
+        let p = lists.pidle.pop()?;
+        self.npidle.fetch_sub(1, Ordering::SeqCst);
+        Some(p)
+    }
+
     /// Undoes S5 when S6 found no idle P.
     pub fn cancel_spin(&self) {
         self.nmspinning.fetch_sub(1, Ordering::SeqCst);

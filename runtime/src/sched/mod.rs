@@ -10,8 +10,8 @@
 //! The runtime object (`runtime.rs`, started by `boot.rs`) holds them all, the global
 //! queue (`inject.rs`), and the idle lists and spinning counters (`idle.rs`) that decide
 //! when to wake an M (`wake.rs`) for work made runnable (`ready.rs`). One idle M watches
-//! the timers (`sleeper.rs`); sysmon (`sysmon.rs`) watches for stuck processors and
-//! overdue work. What a green thread calls about itself is in `calls.rs`, what the
+//! the timers and the sockets, blocked in `epoll_wait` (`sleeper.rs`; the poller itself
+//! is `netpoll/`); sysmon (`sysmon.rs`) watches for stuck processors and overdue work. What a green thread calls about itself is in `calls.rs`, what the
 //! scheduler plugs into the channel and stack seams in `hooks.rs`.
 //!
 //! The files depend on each other in one direction only, from the leaves (`state`,
@@ -47,7 +47,7 @@ pub(crate) use calls::{
     current_g, current_locals, in_green_thread, park_current, preempt_point, yield_current,
 };
 pub(crate) use p::G_HEADERS;
-pub(crate) use runtime::{procs, threads};
+pub(crate) use runtime::{procs, runtime, threads};
 pub use settings::MAX_PROCS;
 pub(crate) use settings::{Settings, check_procs, from_env};
 pub(crate) use spawn::{free_g, spawn};

@@ -1,5 +1,6 @@
-//! The runtime object: every P, the global queue, the idle lists, the Ms, the clock —
-//! the one value all Ms share. It is made once, by `boot.rs`, and never dropped.
+//! The runtime object: every P, the global queue, the idle lists, the Ms, the netpoller,
+//! the clock — the one value all Ms share. It is made once, by `boot.rs`, and never
+//! dropped.
 
 use super::g::G;
 use super::idle::Idle;
@@ -9,10 +10,11 @@ use super::p::{Central, P};
 use super::parker::Parker;
 use super::settings::Settings;
 use super::sleeper::{NEVER, Sleeper};
+use crate::netpoll::poller::Poller;
 use parking_lot::Mutex;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Spare Ps, to replace Ps whose M is stuck in one G (`sysmon.rs`): at least this many,
 /// at least `procs`.
@@ -43,6 +45,8 @@ pub(crate) struct Runtime {
     /// (SeqCst: Dekker with `npidle`, see `sysmon.rs`).
     pub(crate) sysmon_parker: Parker,
     pub(crate) sysmon_sleeping: AtomicBool,
+    /// The epoll instance and the poll descriptors (`netpoll/`).
+    pub(crate) netpoll: Poller,
     epoch: Instant,
 }
 
@@ -91,6 +95,9 @@ impl Runtime {
             sleeper: Sleeper::new(),
             sysmon_parker: Parker::new(),
             sysmon_sleeping: AtomicBool::new(false),
+            netpoll: Poller::new().unwrap_or_else(|e| {
+                crate::fatal!("cannot create the netpoller's epoll instance and eventfd: {e}")
+            }),
             epoch: Instant::now(),
         }
     }
@@ -106,10 +113,6 @@ impl Runtime {
         t.saturating_duration_since(self.epoch)
             .as_nanos()
             .min(u128::from(NEVER - 1)) as u64
-    }
-
-    pub(crate) fn ns_to_instant(&self, ns: u64) -> Instant {
-        self.epoch + Duration::from_nanos(ns)
     }
 
     /// The clock, if `p` has a timer (reading the clock costs ~20 ns; most Ps have none).
@@ -136,10 +139,17 @@ impl Runtime {
         self.ps.iter().filter(|p| p.in_play.load(Ordering::Relaxed))
     }
 
-    /// Whether sysmon sleeps because everything was idle; the caller then wakes it.
+    /// Whether sysmon sleeps because everything was idle; the caller then wakes it —
+    /// unless Gs wait on I/O: sysmon then sleeps at most one long period anyway (see
+    /// `sysmon::run`), and in a server that goes idle between requests a wake-up per
+    /// request would cost a futex call and a burst of sysmon's shortest rounds.
     pub(crate) fn wake_sysmon(&self) {
+        if self.netpoll.has_waiters() {
+            return;
+        }
+        // sysmon sleeps on the futex, never in `epoll_wait`: nothing to interrupt.
         if self.sysmon_sleeping.load(Ordering::SeqCst) {
-            self.sysmon_parker.unpark();
+            let _ = self.sysmon_parker.unpark();
         }
     }
 }

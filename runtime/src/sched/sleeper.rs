@@ -28,8 +28,11 @@
 //! - W3. Publish `until = d`, then `fence(SeqCst)` ([`Sleeper::publish`]).
 //! - W4. Read the earliest deadline again; if it is earlier than `d`, go back to W3
 //!   with it.
-//! - W5. Sleep until `d` (or until woken).
-//! - W6. Give the role up ([`Sleeper::release`]) and look for work.
+//! - W5. Sleep until `d` (or until woken) — in `epoll_wait`, so that the sleeper also
+//!   catches I/O reports while every M is idle (`netpoll/poller.rs`). A wake-up
+//!   interrupts the wait through an eventfd (`parker.rs`, "Sleeping in `epoll_wait`").
+//! - W6. Give the role up ([`Sleeper::release`]) and look for work: a P handed over, or
+//!   Gs its poll made runnable, which it runs on an idle P it takes itself.
 //!
 //! Adder — whoever adds a timer at `when`:
 //!
@@ -45,7 +48,8 @@
 //! missed it — so the adder wakes the sleeper. The parker keeps a wake-up that comes
 //! before W5 as a token, so it is not lost either.
 //!
-//! `loom-tests/tests/sched_sleeper.rs` models it.
+//! `loom-tests/tests/sched_sleeper.rs` models it; `loom-tests/tests/netpoll_sleep.rs`
+//! models it again with the parker's `epoll_wait` sleep and its interrupt.
 
 use crate::loom::{AtomicU64, AtomicUsize, Ordering, fence};
 

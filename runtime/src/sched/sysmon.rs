@@ -32,10 +32,15 @@
 //! replaced at once, that is, that many Gs stuck at the same time; beyond that, queued
 //! work waits until one of them returns.
 //!
-//! It also runs timers more than a millisecond overdue (their Ps are all busy), and
-//! every half second trims stacks that sat unused in the global pool. When every P is
-//! idle and no timer is pending it sleeps until an M is started.
+//! It also runs timers more than a millisecond overdue (their Ps are all busy), polls
+//! for I/O when Gs wait on it and nobody has polled for 10 ms (every P busy with long
+//! queues, so none ran dry and looked; Go's sysmon does the same), and every half second
+//! trims stacks that sat unused in the global pool. When every P is idle and no timer
+//! is pending it sleeps until an M is started — or, while Gs wait on I/O, for at most
+//! 10 ms: the idle M blocked in `epoll_wait` watches the sockets, and takes a P for the
+//! Gs they ready without starting an M.
 
+use super::g::G;
 use super::p::P;
 use super::runtime::Runtime;
 use super::sleeper::NEVER;
@@ -57,6 +62,8 @@ const HANDOFF_AFTER: Duration = Duration::from_millis(10);
 /// Timers this late are run by sysmon itself.
 const TIMER_SLACK_NS: u64 = 1_000_000;
 const SCAVENGE_EVERY: Duration = Duration::from_millis(500);
+/// Gs waiting on I/O that nobody has polled for this long are polled for by sysmon.
+const POLL_AFTER: Duration = Duration::from_millis(10);
 
 /// Starts the sysmon thread. Called once, when the runtime starts.
 pub(crate) fn start(rt: &'static Runtime) {
@@ -99,11 +106,19 @@ fn run(rt: &'static Runtime) -> ! {
             // Trim everything pooled (two rounds: hot, then aging), then sleep until
             // an M starts. `sysmon_sleeping` before the re-check pairs with `npidle` in
             // `Runtime::wake_sysmon`'s caller: one of the two sees the other.
+            //
+            // While Gs wait on I/O, a P also comes back into use without an M being
+            // started: the idle M blocked in `epoll_wait` takes one for the Gs it
+            // readies (`worker::run_polled`). Waking sysmon there would cost a futex
+            // wake-up, and then sysmon's 20 µs round, on every request of a server that
+            // keeps going idle between requests; so sysmon sleeps at most one long
+            // period instead, and looks.
             pool::POOL.scavenge();
             pool::POOL.scavenge();
             rt.sysmon_sleeping.store(true, Ordering::SeqCst);
             if all_idle(rt) {
-                rt.sysmon_parker.park(None);
+                let until = rt.netpoll.has_waiters().then(|| Instant::now() + MAX_DELAY);
+                rt.sysmon_parker.park(until);
             }
             rt.sysmon_sleeping.store(false, Ordering::SeqCst);
             delay = MIN_DELAY;
@@ -165,6 +180,16 @@ fn run(rt: &'static Runtime) -> ! {
             let next = p.timers.next();
             if next != NEVER && next.saturating_add(TIMER_SLACK_NS) <= now_ns {
                 acted |= run_timers(p, Some(now_ns)) > 0;
+            }
+        }
+        if rt.netpoll.claim_overdue(POLL_AFTER) {
+            let mut ready = Vec::new();
+            rt.netpoll.poll_now(&mut ready);
+            if !ready.is_empty() {
+                rt.inject
+                    .push_batch(ready.into_iter().map(|g| g as *const G as *mut G));
+                wake_idle(rt);
+                acted = true;
             }
         }
         if now.duration_since(last_scavenge) >= SCAVENGE_EVERY {

@@ -31,11 +31,19 @@ pub(crate) fn start_m(rt: &'static Runtime, p: usize, m: Option<&'static M>, spi
             m.nextspin.store(spinning, Ordering::Relaxed);
             // Release (with the parker's): the M sees nextspin when it sees nextp.
             m.nextp.store(p + 1, Ordering::Release);
-            m.parker.unpark();
+            unpark_m(rt, m);
         }
         None => new_m(rt, p, spinning),
     }
     rt.wake_sysmon();
+}
+
+/// Wakes an idle M: from its futex, or — if it is the one blocked in `epoll_wait`
+/// (`worker::stop_m`, step W5 of `sleeper.rs`) — through the poller's eventfd.
+pub(crate) fn unpark_m(rt: &Runtime, m: &M) {
+    if m.parker.unpark() {
+        rt.netpoll.interrupt();
+    }
 }
 
 fn new_m(rt: &'static Runtime, p: usize, spinning: bool) {

@@ -2,14 +2,16 @@
 //! (g0), repeat; sleep when there is nothing to do.
 //!
 //! Finding work, in order ([`find_runnable`]): the P's own queues (`M::next_local`:
-//! `runnext`, the ring, a batch of the global queue), its due timers, then — spinning,
-//! at most half as many spinners as busy Ps — other Ps' rings (steal half, from a
-//! random victim), and finally give the P up and sleep (steps T1–T5 of `idle.rs`). One
-//! sleeping M watches the timers (`sleeper.rs`).
+//! `runnext`, the ring, a batch of the global queue), its due timers, I/O readiness (a
+//! poll that does not wait, if Gs wait on I/O), then — spinning, at most half as many
+//! spinners as busy Ps — other Ps' rings (steal half, from a random victim), and finally
+//! give the P up and sleep (steps T1–T5 of `idle.rs`). One sleeping M watches the timers
+//! and the poller, blocked in `epoll_wait` (`sleeper.rs`, `netpoll/poller.rs`).
 
 use super::g::G;
 use super::m::M;
 use super::p::P;
+use super::ready::push_local;
 use super::runtime::{Runtime, runtime};
 use super::sleeper::NEVER;
 use super::switch::{after_switch, enter, run_timers};
@@ -81,6 +83,14 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
         if run_timers(p, rt.now_if_timers(p)) > 0 {
             continue;
         }
+        // I/O, before stealing (Go's order): Gs whose sockets became ready are as good as
+        // queued, and an M blocked in `epoll_wait` would pick them up only once idle Ps
+        // let it run them.
+        if rt.netpoll.should_poll()
+            && let Some(g) = poll_io(rt, m)
+        {
+            return g;
+        }
         if m.spinning.get() || rt.idle.try_spin() {
             m.spinning.set(true);
             if let Some(g) = steal(rt, m, p) {
@@ -88,9 +98,11 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
                 return g;
             }
             // Look a little longer before sleeping: waking a sleeping M costs the waker
-            // a futex system call, and work often arrives again within microseconds.
+            // a futex system call, and work often arrives again within microseconds. Not
+            // while Gs wait on I/O: that work comes through epoll, which this loop does
+            // not watch, and the CPU it would burn is the clients' on a shared machine.
             let until = Instant::now() + IDLE_SPIN;
-            while Instant::now() < until {
+            while !rt.netpoll.has_waiters() && Instant::now() < until {
                 for _ in 0..64 {
                     std::hint::spin_loop();
                 }
@@ -128,6 +140,23 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
         // T5.
         stop_m(rt, m);
     }
+}
+
+/// Looks for I/O readiness without waiting, holding a P: the first G made runnable is
+/// returned to run, the others go to this P's ring — one batch — and, if there are
+/// others, an M is woken to share them.
+fn poll_io(rt: &'static Runtime, m: &'static M) -> Option<&'static G> {
+    let mut ready = Vec::new();
+    rt.netpoll.poll_now(&mut ready);
+    let (&first, rest) = ready.split_first()?;
+    for &g in rest {
+        push_local(rt, m, g);
+    }
+    m.found_work(rt);
+    if !rest.is_empty() && rt.idle.should_wake_unfenced() {
+        wakep(rt);
+    }
+    Some(first)
 }
 
 /// Gives up a P that sysmon replaced by a spare while this M was stuck in one G: its
@@ -188,10 +217,12 @@ fn steal(rt: &'static Runtime, m: &M, p: &'static P) -> Option<&'static G> {
 }
 
 /// T5: sleeps until another thread hands this M a P. Meanwhile, if no other M does,
-/// this one watches the timers (`sleeper.rs`, steps W1–W6): it sleeps until the
-/// earliest deadline, and when that passes it runs every P's due timers itself; the
-/// Gs they wake go to the global queue, and an M is woken for them as for any G readied
-/// off a P — perhaps this one, handed a P through `nextp`.
+/// this one watches the timers and the poller (`sleeper.rs`, steps W1–W6): it blocks in
+/// `epoll_wait` until the earliest deadline. Gs that I/O reports make runnable it runs
+/// itself, on an idle P it takes (or queues them globally if none is idle); when the
+/// deadline passes it runs every P's due timers; the Gs they wake go to the global
+/// queue, and an M is woken for them as for any G readied off a P — perhaps this one,
+/// handed a P through `nextp`.
 fn stop_m(rt: &'static Runtime, m: &'static M) {
     rt.idle.push_idle_m(m);
     let me = m as *const M as usize;
@@ -218,13 +249,18 @@ fn stop_m(rt: &'static Runtime, m: &'static M) {
             }
             deadline = again;
         }
-        // W5. Without a deadline the M still holds the role: the first timer added
-        // wakes it (A3), and it re-plans.
-        if deadline == NEVER {
-            m.parker.park(None);
-            continue;
+        // W5, in `epoll_wait`. Without a deadline the M still holds the role: the first
+        // timer added interrupts it (A3), and it re-plans.
+        let mut ready = Vec::new();
+        m.parker.park_polling(|| {
+            let timeout = (deadline != NEVER)
+                .then(|| Duration::from_nanos(deadline.saturating_sub(rt.now())));
+            rt.netpoll.poll_blocking(timeout, &mut ready);
+        });
+        if !ready.is_empty() && run_polled(rt, m, ready) {
+            rt.sleeper.release(me); // W6
+            return;
         }
-        m.parker.park(Some(rt.ns_to_instant(deadline)));
         let now = rt.now();
         if now < deadline || m.nextp.load(Ordering::Acquire) != 0 {
             continue; // Woken early: re-plan, or take the P handed over.
@@ -236,6 +272,36 @@ fn stop_m(rt: &'static Runtime, m: &'static M) {
             if p.timers.next() <= now {
                 run_timers(p, Some(now));
             }
+        }
+    }
+}
+
+/// Gs that this idle M's poll made runnable: if a P is idle, the M takes it (leaving the
+/// idle list) and returns `true` with the Gs on its ring, to run them itself — the
+/// reader woken by a socket runs on the thread that saw the report, with no futex
+/// wake-up in between; an M is woken to share them if there are several. Otherwise they
+/// go to the global queue, for the busy Ps, and this M sleeps on.
+fn run_polled(rt: &'static Runtime, m: &'static M, ready: Vec<&'static G>) -> bool {
+    match rt.idle.take_idle_p_for(&m) {
+        Some(pid) => {
+            m.p.set(&rt.ps[pid]);
+            m.spinning.set(false);
+            let several = ready.len() > 1;
+            for g in ready {
+                push_local(rt, m, g);
+            }
+            // Not `rt.wake_sysmon()`: sysmon sleeps at most 10 ms while Gs wait on I/O
+            // (see `sysmon::run`), and a wake-up per request would cost a futex call.
+            if several && rt.idle.should_wake_unfenced() {
+                wakep(rt);
+            }
+            true
+        }
+        None => {
+            rt.inject
+                .push_batch(ready.into_iter().map(|g| g as *const G as *mut G));
+            wake_idle(rt);
+            false
         }
     }
 }
