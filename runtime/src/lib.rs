@@ -26,6 +26,8 @@
 #[cfg(not(loom))]
 mod arch;
 #[cfg(not(loom))]
+mod blocking;
+#[cfg(not(loom))]
 mod config;
 #[cfg(not(loom))]
 #[doc(hidden)]
@@ -45,15 +47,20 @@ mod task;
 mod task_local;
 
 #[cfg(not(loom))]
+pub use blocking::{blocking, try_blocking};
+#[cfg(not(loom))]
 pub use config::Config;
 #[cfg(not(loom))]
 pub use fatal::__fatal;
 #[cfg(not(loom))]
-pub use sched::MAX_PROCS;
+pub use sched::{DEFAULT_MAX_THREADS, MAX_PROCS};
 #[cfg(not(loom))]
 pub use stats::{Stats, stats};
 #[cfg(not(loom))]
-pub use task::{Builder, JoinHandle, Task, current, preempt_point, run, sleep, spawn, yield_now};
+pub use task::{
+    Builder, JoinHandle, Task, current, is_os_thread_locked, lock_os_thread, preempt_point, run,
+    sleep, spawn, unlock_os_thread, yield_now,
+};
 #[cfg(not(loom))]
 pub use task_local::{AccessError, LocalKey};
 

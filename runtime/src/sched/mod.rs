@@ -19,16 +19,20 @@
 //! through `g`, `p`, `m`, `runtime`, `wake`, `ready`, `switch`, `calls`, `hooks`,
 //! `worker`, `sysmon` to `boot` and `spawn`; this file only names them.
 
+mod blocking;
 mod boot;
 mod calls;
 pub(crate) mod g;
+mod handoff;
 mod hooks;
 pub(crate) mod idle;
 pub(crate) mod inject;
 pub(crate) mod locals;
 mod m;
 mod p;
+mod panic_hook;
 mod parker;
+mod pinned;
 pub(crate) mod queue;
 mod ready;
 mod runtime;
@@ -37,17 +41,20 @@ mod sleeper;
 mod spawn;
 pub(crate) mod state;
 mod switch;
+pub(crate) mod syscall;
 mod sysmon;
 mod timer;
 mod wake;
 mod worker;
 
+pub(crate) use blocking::call as blocking;
 pub(crate) use boot::start;
 pub(crate) use calls::{
     current_g, current_locals, in_green_thread, park_current, preempt_point, yield_current,
 };
 pub(crate) use p::G_HEADERS;
+pub(crate) use pinned::{is_locked, lock_current, unlock_current};
 pub(crate) use runtime::threads;
-pub use settings::MAX_PROCS;
-pub(crate) use settings::{Settings, check_procs, from_env};
+pub use settings::{DEFAULT_MAX_THREADS, MAX_PROCS};
+pub(crate) use settings::{Settings, check_max_threads, check_procs, from_env};
 pub(crate) use spawn::{free_g, spawn};

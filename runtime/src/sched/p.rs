@@ -7,6 +7,7 @@
 
 use super::g::G;
 use super::queue::RunQueue;
+use super::syscall::Syscall;
 use super::timer::Timers;
 use crate::stack::{Stack, pool};
 use parking_lot::Mutex;
@@ -41,6 +42,8 @@ pub(crate) struct P {
     pub(crate) successor: AtomicUsize,
     /// In play (counted among the `procs`), as opposed to waiting in the spares.
     pub(crate) in_play: AtomicBool,
+    /// Non-zero while a blocking call left this P with its M (`syscall.rs`).
+    pub(crate) syscall: Syscall,
     local: UnsafeCell<PLocal>,
 }
 
@@ -52,6 +55,8 @@ pub(crate) struct PLocal {
     ids: (u64, u64),
     /// `runnext` picks in a row; capped so a ping-pong pair cannot starve the ring.
     pub(crate) runnext_streak: u32,
+    /// Blocking calls made on this P: the next one's sequence number (`syscall.rs`).
+    pub(crate) syscalls: u32,
 }
 
 // SAFETY: `local` is only accessed by the M that holds the P (see `P::local`); all
@@ -69,11 +74,13 @@ impl P {
             retired: AtomicBool::new(false),
             successor: AtomicUsize::new(0),
             in_play: AtomicBool::new(in_play),
+            syscall: Syscall::new(),
             local: UnsafeCell::new(PLocal {
                 gfree: Vec::with_capacity(GFREE_MAX),
                 stacks: pool::Cache::new(stack_size),
                 ids: (0, 0),
                 runnext_streak: 0,
+                syscalls: 0,
             }),
         }
     }

@@ -11,7 +11,7 @@ use super::settings::Settings;
 use super::sleeper::{NEVER, Sleeper};
 use parking_lot::Mutex;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Spare Ps, to replace Ps whose M is stuck in one G (`sysmon.rs`): at least this many,
@@ -29,8 +29,11 @@ pub(crate) struct Runtime {
     pub(crate) spares: Mutex<Vec<usize>>,
     pub(crate) inject: Inject<G>,
     pub(crate) idle: Idle<&'static M>,
-    /// Every M ever started (they never exit), by id.
+    /// Every M ever started, by id. (An M whose locked G exited ends its thread; its
+    /// struct stays here, leaked like the others.)
     pub(crate) ms: Mutex<Vec<&'static M>>,
+    /// Ms whose thread runs (or is being started): at most `settings.max_threads`.
+    pub(crate) live_ms: AtomicUsize,
     /// The body of every M (`worker::m_main`), given by `boot.rs`: waking an M
     /// (`wake.rs`) may start a thread, and `wake.rs` sits below the M loop it starts,
     /// which wakes Ms itself.
@@ -63,9 +66,11 @@ fn not_started() -> ! {
     crate::fatal!("the scheduler was used before the runtime started")
 }
 
-/// Ms started so far (they never exit): for `gogreen::stats`.
+/// Ms whose threads run: for `gogreen::stats`.
 pub(crate) fn threads() -> usize {
-    RUNTIME.get().map_or(0, |rt| rt.ms.lock().len())
+    RUNTIME
+        .get()
+        .map_or(0, |rt| rt.live_ms.load(Ordering::Relaxed))
 }
 
 impl Runtime {
@@ -79,6 +84,7 @@ impl Runtime {
             inject: Inject::new(),
             idle: Idle::new(settings.procs),
             ms: Mutex::new(Vec::new()),
+            live_ms: AtomicUsize::new(0),
             m_main,
             settings,
             central: Central::new(),

@@ -17,13 +17,15 @@
 //! whoever resumes a context passes its own M as the return value of that context's
 //! `switch`, or as `task_main`'s second argument.
 
-use super::g::G;
+use super::g::{FRESH, G};
 use super::locals;
 use super::m::{M, Pending, current_m};
 use super::p::{P, alloc_stack, free_stack};
+use super::pinned;
 use super::queue::{self, Local};
 use super::ready::{push_local, unpark_timer};
 use super::runtime::{Runtime, runtime};
+use super::wake::wake_idle;
 use crate::arch;
 use std::ptr;
 use std::sync::atomic::Ordering;
@@ -37,10 +39,14 @@ impl M {
     /// Makes `g` the running G of this M and P. A G that never ran gets its stack
     /// here, from this P's cache; if none can be had, the G fails (its join returns
     /// the error) and `false` is returned.
+    ///
+    /// A G pinned to another M (`pinned.rs`) is not run either: it goes into
+    /// `M::handback`, `false` is returned, and the caller must go to g0, which hands
+    /// this M's P to that G's M (Q1).
     #[inline]
     pub(crate) fn begin_run(&self, p: &'static P, g: &'static G) -> bool {
         // SAFETY: this M holds `g` (it was just taken off a queue).
-        if unsafe { g.needs_stack() } && !give_stack(p, g) {
+        if unsafe { g.needs_attention() } && !self.first_run_or_handback(p, g) {
             return false;
         }
         self.curg.set(g);
@@ -50,6 +56,21 @@ impl M {
             p.schedtick.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
+        true
+    }
+
+    /// `begin_run`'s rare cases: a G pinned to another M, or a G's first run.
+    #[cold]
+    fn first_run_or_handback(&self, p: &'static P, g: &'static G) -> bool {
+        // SAFETY: this M holds `g`.
+        if unsafe { g.pinned_to() }.is_some() {
+            self.handback.set(g);
+            return false;
+        }
+        // SAFETY: as above.
+        if unsafe { g.needs_stack() } {
+            return give_stack(p, g);
+        }
         true
     }
 
@@ -101,7 +122,10 @@ impl M {
         mut next: Option<&'static G>,
         pending: Pending,
     ) {
-        self.pending.set(pending);
+        debug_assert!(
+            !pinned::must_stay(self),
+            "gogreen: fatal: switching away from a pinned G"
+        );
         let Some(p) = self.p() else {
             crate::fatal!("switching away from a G on an M without a P")
         };
@@ -109,21 +133,40 @@ impl M {
             if self.begin_run(p, n) {
                 break;
             }
+            if !self.handback.get().is_null() {
+                next = None; // g0 hands the P over (Q1 of `pinned.rs`).
+                break;
+            }
             next = self.next_local(runtime());
         }
-        let resumer = match next {
+        match next {
             Some(n) => {
+                self.pending.set(pending);
                 // SAFETY: (1) `g` is the running G and `g.sp` is its own save slot;
                 // (2) `n` was popped from this P's queues, so this M holds it and may
                 // switch to it; (3) no panic unwinds through here.
-                unsafe { enter(g.sp.get(), n, self) }
+                let resumer = unsafe { enter(g.sp.get(), n, self) };
+                // SAFETY: whoever resumed us passed its own M (see `enter`).
+                after_switch(unsafe { &*(resumer as *const M) });
             }
-            None => {
-                self.curg.set(ptr::null());
-                // SAFETY: g0 is suspended in `m_main` waiting for exactly this.
-                unsafe { arch::switch(g.sp.get(), *self.g0_sp.get(), self as *const M as *mut ()) }
-            }
-        };
+            None => self.switch_to_g0(g, pending),
+        }
+    }
+
+    /// Switches from the running G `g` to this M's own stack (g0), leaving `pending`
+    /// for it. Needs no P: a G back from a blocking call without one goes this way
+    /// (`blocking.rs`). Returns when `g` is resumed — perhaps on another M.
+    pub(crate) fn switch_to_g0(&'static self, g: &G, pending: Pending) {
+        debug_assert!(
+            !pinned::must_stay(self) || matches!(pending, Pending::Exit(_)),
+            "gogreen: fatal: switching away from a pinned G"
+        );
+        self.pending.set(pending);
+        self.curg.set(ptr::null());
+        // SAFETY: g0 is suspended in `m_main` waiting for exactly this; `g.sp` is the
+        // running G's own save slot; no panic unwinds through here.
+        let resumer =
+            unsafe { arch::switch(g.sp.get(), *self.g0_sp.get(), self as *const M as *mut ()) };
         // SAFETY: whoever resumed us passed its own M (see `enter`).
         after_switch(unsafe { &*(resumer as *const M) });
     }
@@ -143,7 +186,7 @@ pub(crate) unsafe fn enter(save: *mut *mut u8, g: &G, m: &'static M) -> *mut () 
     // SAFETY: per the contract.
     unsafe {
         let sp = *g.sp.get();
-        if sp.is_null() {
+        if sp == FRESH {
             arch::start(save, g.entry_sp(), g as *const G as *mut (), task_main, m)
         } else {
             arch::switch(save, sp, m)
@@ -172,6 +215,12 @@ pub(crate) fn after_switch(m: &M) {
         Pending::Exit(g) => {
             // SAFETY: as above; we switched away from its stack for good.
             unsafe { retire(runtime(), m.p(), &*g) };
+        }
+        Pending::Inject(g) => {
+            let rt = runtime();
+            rt.inject.push(g as *mut G);
+            // Off any P: the fenced check keeps the no-lost-wake-up promise.
+            wake_idle(rt);
         }
     }
 }
@@ -234,8 +283,16 @@ unsafe extern "C" fn task_main(arg: *mut (), m: *mut ()) -> ! {
     let Some(m) = current_m() else {
         crate::fatal!("a G finished off its M")
     };
-    let next = m.next_local(runtime());
-    m.switch_from(g, next, Pending::Exit(g));
+    if m.locked.get() != 0 {
+        // A locked G takes its thread with it (`pinned.rs`): g0 frees the G, gives the
+        // P away and ends the thread.
+        m.locked.set(0);
+        m.exiting.set(true);
+        m.switch_to_g0(g, Pending::Exit(g));
+    } else {
+        let next = m.next_local(runtime());
+        m.switch_from(g, next, Pending::Exit(g));
+    }
     crate::fatal!("an exited G was resumed")
 }
 

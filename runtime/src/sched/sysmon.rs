@@ -36,11 +36,12 @@
 //! every half second trims stacks that sat unused in the global pool. When every P is
 //! idle and no timer is pending it sleeps until an M is started.
 
+use super::handoff::give_up_p;
 use super::p::P;
 use super::runtime::Runtime;
 use super::sleeper::NEVER;
 use super::switch::run_timers;
-use super::wake::{start_m, wake_idle};
+use super::wake::{start_m, wake_idle, warn_no_thread};
 use crate::stack::pool;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -77,6 +78,10 @@ struct Seen {
     taken: u32,
     /// Since when the ring has held work that nobody took.
     undrained_since: Instant,
+    /// The blocking call holding the P at the previous look (`syscall.rs`), or 0.
+    syscall: u32,
+    /// Since when that call has held it.
+    syscall_since: Instant,
 }
 
 fn run(rt: &'static Runtime) -> ! {
@@ -88,6 +93,8 @@ fn run(rt: &'static Runtime) -> ! {
             since: Instant::now(),
             taken: 0,
             undrained_since: Instant::now(),
+            syscall: 0,
+            syscall_since: Instant::now(),
         };
         rt.ps.len()
     ];
@@ -121,6 +128,18 @@ fn run(rt: &'static Runtime) -> ! {
         inject_taken = taken;
         let inject_stuck = now.duration_since(inject_undrained_since) >= HANDOFF_AFTER;
         for (p, seen) in rt.ps.iter().zip(seen.iter_mut()) {
+            if retake(rt, p, seen, now) {
+                acted = true;
+            }
+            if p.syscall.current() != 0 {
+                // Its M is in a blocking call, not stuck on the P: when it comes back,
+                // the P's clock starts again.
+                (seen.tick, seen.since) = (p.schedtick.load(Ordering::Relaxed), now);
+                continue;
+            }
+            if p.retired.load(Ordering::Acquire) && rescue_retired(rt, p) {
+                acted = true;
+            }
             let tick = p.schedtick.load(Ordering::Relaxed);
             let taken = p.runq.taken();
             if p.runq.ring_is_empty() || taken != seen.taken {
@@ -155,9 +174,13 @@ fn run(rt: &'static Runtime) -> ! {
                 acted = true;
             }
         }
-        // A missed wake-up (see `ready::submit_new`) leaves work queued beside an
+        // A missed wake-up (see `ready::submit_new`), or a P that went idle with work
+        // because no M could be started (`handoff.rs`), leaves work queued beside an
         // idle P: one look per period catches it.
-        if rt.idle.npidle() > 0 && rt.in_play().any(|p| !p.runq.ring_is_empty()) && wake_idle(rt) {
+        if rt.idle.npidle() > 0
+            && (!rt.inject.is_empty() || rt.in_play().any(|p| !p.runq.ring_is_empty()))
+            && wake_idle(rt)
+        {
             acted = true;
         }
         let now_ns = rt.now();
@@ -198,6 +221,52 @@ fn hand_off(rt: &'static Runtime, stuck: &P) -> bool {
     rt.ps[spare].in_play.store(true, Ordering::Release);
     stuck.successor.store(spare, Ordering::Release);
     stuck.retired.store(true, Ordering::Release);
-    start_m(rt, spare, rt.idle.pop_idle_m(), false);
+    if let Err(e) = start_m(rt, spare, rt.idle.pop_idle_m(), false) {
+        // No thread for the spare: undo, and let the stuck P's work wait.
+        warn_no_thread(&e);
+        stuck.retired.store(false, Ordering::Release);
+        rt.ps[spare].in_play.store(false, Ordering::Release);
+        rt.spares.lock().push(spare);
+        return false;
+    }
+    // The stuck M will not run its queue: every G there goes where the spare (and any
+    // other M) finds it.
+    rescue_retired(rt, stuck);
+    true
+}
+
+/// Moves the Gs queued on a retired P, whose M is stuck in one G, to the global queue,
+/// and wakes an M for them: the queue of a retired P is rescued at every look, whatever
+/// its M does meanwhile, so no G waits for the stuck call to return. Returns whether
+/// it moved any.
+fn rescue_retired(rt: &'static Runtime, p: &P) -> bool {
+    let mut queued: Vec<_> = p.runq.take_runnext().into_iter().collect();
+    queued.extend(p.runq.take_all());
+    if queued.is_empty() {
+        return false;
+    }
+    rt.inject.push_batch(queued);
+    wake_idle(rt);
+    true
+}
+
+/// R1–R2 of `syscall.rs`: takes `p` from a blocking call that has held it for a whole
+/// period, if something could use it, and gives it away. Go's rule: the P has queued
+/// work, or nobody spins and no P is idle (new work would find no P), or the call has
+/// lasted 10 ms. Returns whether it took the P.
+fn retake(rt: &'static Runtime, p: &'static P, seen: &mut Seen, now: Instant) -> bool {
+    let call = p.syscall.current();
+    if call == 0 || call != seen.syscall {
+        (seen.syscall, seen.syscall_since) = (call, now);
+        return false;
+    }
+    let wanted = p.runq.has_work()
+        || rt.idle.nmspinning() + rt.idle.npidle() == 0
+        || now.duration_since(seen.syscall_since) >= HANDOFF_AFTER;
+    if !wanted || !p.syscall.retake(call) {
+        return false;
+    }
+    seen.syscall = 0;
+    give_up_p(rt, p);
     true
 }
