@@ -92,3 +92,7 @@ pub mod sleeper;
 #[doc(hidden)]
 #[path = "sched/state.rs"]
 pub mod state;
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "sched/syscall.rs"]
+pub mod syscall;
