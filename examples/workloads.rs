@@ -230,10 +230,25 @@ fn select4(n: usize) {
     });
 }
 
+/// The cost of a blocking call that returns at once, with nothing queued behind it:
+/// the processor waits in its syscall word and is taken back with one CAS. (gogreen
+/// only: Go makes this step inside every system call.)
+fn blocking_calls(n: usize) {
+    gogreen::run(move || {
+        let t = Instant::now();
+        for i in 0..n {
+            std::hint::black_box(gogreen::blocking(|| std::hint::black_box(i)));
+        }
+        report("blocking", n, t.elapsed(), "call");
+    });
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 2 {
-        println!("usage: workloads spawn_join|ping_pong|yield|parked|sieve|mpmc|select4|chain [N]");
+        println!(
+            "usage: workloads spawn_join|ping_pong|yield|parked|sieve|mpmc|select4|chain|blocking [N]"
+        );
         std::process::exit(2);
     }
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -247,6 +262,7 @@ fn main() {
         "sieve" => sieve(def(2000)),
         "mpmc" => mpmc(def(10_000_000)),
         "select4" => select4(def(1_000_000)),
+        "blocking" => blocking_calls(def(10_000_000)),
         _ => {
             println!("unknown workload");
             std::process::exit(2);

@@ -60,8 +60,9 @@ pub(crate) fn call<T>(f: impl FnOnce() -> T, fallible: bool) -> io::Result<T> {
         // Not a G, or a G that holds no P: inside a blocking call already.
         return Ok(f());
     };
-    enter(runtime(), m, p, fallible)?;
-    let section = Section { m, g };
+    let rt = runtime();
+    enter(rt, m, p, fallible)?;
+    let section = Section { rt, m, g };
     let value = f();
     drop(section);
     Ok(value)
@@ -69,6 +70,7 @@ pub(crate) fn call<T>(f: impl FnOnce() -> T, fallible: bool) -> io::Result<T> {
 
 /// Leaves the blocking call when dropped, also when `f` unwinds.
 struct Section {
+    rt: &'static Runtime,
     m: &'static M,
     g: &'static G,
 }
@@ -76,7 +78,7 @@ struct Section {
 impl Drop for Section {
     #[inline]
     fn drop(&mut self) {
-        leave(runtime(), self.m, self.g);
+        leave(self.rt, self.m, self.g);
     }
 }
 
@@ -93,7 +95,8 @@ fn enter(rt: &'static Runtime, m: &'static M, p: &'static P, fallible: bool) -> 
     }
     // SAFETY: this M holds `p`.
     let local = unsafe { p.local() };
-    local.syscalls = local.syscalls.wrapping_add(1).max(1);
+    // Odd, so never 0 (`syscall.rs`), and new for each call.
+    local.syscalls = local.syscalls.wrapping_add(2);
     let seq = local.syscalls;
     m.oldp.set(p);
     m.syscall_seq.set(seq);

@@ -92,23 +92,35 @@ pub(crate) fn park_current(deadline: Option<Instant>) -> bool {
 
 /// Lets the other runnable Gs of this P run before the caller continues. Returns
 /// `false` if the caller does not wait as a green thread.
+#[inline]
 pub(crate) fn yield_current() -> bool {
-    let Some((m, g)) = schedulable() else {
-        return false;
-    };
-    let rt = runtime();
+    let Some(m) = current_m() else { return false };
+    let Some(g) = m.curg() else { return false };
     if must_stay(m) {
-        yield_in_place(rt, m, g);
-        return true;
+        return yield_pinned(m, g);
     }
-    match m.next_local(rt) {
+    match m.next_local(runtime()) {
         Some(next) => m.switch_from(g, Some(next), Pending::Yield(g)),
-        // A retired P is given up on g0, even when nothing else waits.
-        None if m.p().is_some_and(|p| p.retired.load(Ordering::Relaxed)) => {
-            m.switch_from(g, None, Pending::Yield(g))
-        }
-        None => {}
+        None => match m.p() {
+            // No P: inside a blocking call (checked here, off the hot path).
+            None => return false,
+            // A retired P is given up on g0, even when nothing else waits.
+            Some(p) if p.retired.load(Ordering::Relaxed) => {
+                m.switch_from(g, None, Pending::Yield(g))
+            }
+            Some(_) => {}
+        },
     }
+    true
+}
+
+/// `yield_current` for a G that must stay on its M.
+#[cold]
+fn yield_pinned(m: &'static M, g: &'static G) -> bool {
+    if m.p().is_none() {
+        return false; // Inside a blocking call.
+    }
+    yield_in_place(runtime(), m, g);
     true
 }
 

@@ -241,7 +241,7 @@ impl G {
     pub(crate) unsafe fn pinned_to(&self) -> Option<usize> {
         // SAFETY: the holder owns `sp`.
         let sp = unsafe { *self.sp.get() } as usize;
-        (sp != FRESH as usize && sp & NOT_SAVED != 0).then_some(sp & !NOT_SAVED)
+        (sp & NOT_SAVED != 0 && sp != FRESH as usize).then_some(sp & !NOT_SAVED)
     }
 
     /// P1 of `pinned.rs`: marks the running G as waiting on the M at `m`, so that

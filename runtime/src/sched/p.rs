@@ -55,7 +55,8 @@ pub(crate) struct PLocal {
     ids: (u64, u64),
     /// `runnext` picks in a row; capped so a ping-pong pair cannot starve the ring.
     pub(crate) runnext_streak: u32,
-    /// Blocking calls made on this P: the next one's sequence number (`syscall.rs`).
+    /// The sequence number of the last blocking call made on this P (`syscall.rs`):
+    /// odd, stepped by 2.
     pub(crate) syscalls: u32,
 }
 
@@ -80,7 +81,7 @@ impl P {
                 stacks: pool::Cache::new(stack_size),
                 ids: (0, 0),
                 runnext_streak: 0,
-                syscalls: 0,
+                syscalls: 1,
             }),
         }
     }

@@ -92,6 +92,8 @@ pub(crate) fn must_stay(m: &M) -> bool {
 /// P1–P5: parks `g`, running on `m` with a P, without leaving `m`. Returns once `g` is
 /// unparked (or at once, if a token was waiting) and `m` holds a P again. The caller
 /// already armed a timer if the park has a deadline.
+#[cold]
+#[inline(never)]
 pub(crate) fn park_in_place(rt: &'static Runtime, m: &'static M, g: &'static G) {
     g.pin_to(m as *const M as usize); // P1
     if !g.state.commit_park() {
@@ -105,6 +107,8 @@ pub(crate) fn park_in_place(rt: &'static Runtime, m: &'static M, g: &'static G) 
 
 /// Lets the Gs waiting for `m`'s P run before `g`, without leaving `m`. Returns at once
 /// if nothing waits.
+#[cold]
+#[inline(never)]
 pub(crate) fn yield_in_place(rt: &'static Runtime, m: &'static M, g: &'static G) {
     let Some(p) = m.p() else {
         crate::fatal!("yielding in place without a P")

@@ -46,8 +46,16 @@ impl M {
     #[inline]
     pub(crate) fn begin_run(&self, p: &'static P, g: &'static G) -> bool {
         // SAFETY: this M holds `g` (it was just taken off a queue).
-        if unsafe { g.needs_attention() } && !self.first_run_or_handback(p, g) {
-            return false;
+        if unsafe { g.needs_attention() } {
+            // SAFETY: as above.
+            if unsafe { g.pinned_to() }.is_some() {
+                return self.hold_for_handback(g);
+            }
+            // The first run: a stack, unless the spawn gave one.
+            // SAFETY: as above.
+            if unsafe { g.needs_stack() } && !give_stack(p, g) {
+                return false;
+            }
         }
         self.curg.set(g);
         // Only this M writes it; sysmon reads it. (The preempt flag is cleared by
@@ -59,19 +67,12 @@ impl M {
         true
     }
 
-    /// `begin_run`'s rare cases: a G pinned to another M, or a G's first run.
+    /// `begin_run` popped a G pinned to another M: keeps it for g0 to hand that M this
+    /// M's P (Q1 of `pinned.rs`). Returns `false`: the G is not run here.
     #[cold]
-    fn first_run_or_handback(&self, p: &'static P, g: &'static G) -> bool {
-        // SAFETY: this M holds `g`.
-        if unsafe { g.pinned_to() }.is_some() {
-            self.handback.set(g);
-            return false;
-        }
-        // SAFETY: as above.
-        if unsafe { g.needs_stack() } {
-            return give_stack(p, g);
-        }
-        true
+    fn hold_for_handback(&self, g: &'static G) -> bool {
+        self.handback.set(g);
+        false
     }
 
     /// Picks the next G from this M's P without leaving the current stack: the global
@@ -139,24 +140,35 @@ impl M {
             }
             next = self.next_local(runtime());
         }
-        match next {
+        let resumer = match next {
             Some(n) => {
                 self.pending.set(pending);
                 // SAFETY: (1) `g` is the running G and `g.sp` is its own save slot;
                 // (2) `n` was popped from this P's queues, so this M holds it and may
                 // switch to it; (3) no panic unwinds through here.
-                let resumer = unsafe { enter(g.sp.get(), n, self) };
-                // SAFETY: whoever resumed us passed its own M (see `enter`).
-                after_switch(unsafe { &*(resumer as *const M) });
+                unsafe { enter(g.sp.get(), n, self) }
             }
-            None => self.switch_to_g0(g, pending),
-        }
+            None => self.enter_g0(g, pending),
+        };
+        // SAFETY: whoever resumed us passed its own M (see `enter`).
+        after_switch(unsafe { &*(resumer as *const M) });
     }
 
     /// Switches from the running G `g` to this M's own stack (g0), leaving `pending`
     /// for it. Needs no P: a G back from a blocking call without one goes this way
-    /// (`blocking.rs`). Returns when `g` is resumed — perhaps on another M.
+    /// (`blocking.rs`), and so does a locked G that exits. Returns when `g` is resumed
+    /// — perhaps on another M.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn switch_to_g0(&'static self, g: &G, pending: Pending) {
+        let resumer = self.enter_g0(g, pending);
+        // SAFETY: whoever resumed us passed its own M (see `enter`).
+        after_switch(unsafe { &*(resumer as *const M) });
+    }
+
+    /// The switch to g0 itself; returns what the resuming context passes (its M).
+    #[inline]
+    fn enter_g0(&'static self, g: &G, pending: Pending) -> *mut () {
         debug_assert!(
             !pinned::must_stay(self) || matches!(pending, Pending::Exit(_)),
             "gogreen: fatal: switching away from a pinned G"
@@ -165,10 +177,7 @@ impl M {
         self.curg.set(ptr::null());
         // SAFETY: g0 is suspended in `m_main` waiting for exactly this; `g.sp` is the
         // running G's own save slot; no panic unwinds through here.
-        let resumer =
-            unsafe { arch::switch(g.sp.get(), *self.g0_sp.get(), self as *const M as *mut ()) };
-        // SAFETY: whoever resumed us passed its own M (see `enter`).
-        after_switch(unsafe { &*(resumer as *const M) });
+        unsafe { arch::switch(g.sp.get(), *self.g0_sp.get(), self as *const M as *mut ()) }
     }
 }
 
@@ -196,7 +205,9 @@ pub(crate) unsafe fn enter(save: *mut *mut u8, g: &G, m: &'static M) -> *mut () 
 
 /// Runs the work the previous context left behind on `m`, the M we now run on. Every
 /// landing point of a switch calls this first.
-#[inline]
+// Always inlined: it sits on every switch, and the inliner otherwise gives up on it for
+// having four callers (measured: +20 instructions per yield).
+#[inline(always)]
 pub(crate) fn after_switch(m: &M) {
     match m.pending.replace(Pending::None) {
         Pending::None => {}
@@ -216,13 +227,19 @@ pub(crate) fn after_switch(m: &M) {
             // SAFETY: as above; we switched away from its stack for good.
             unsafe { retire(runtime(), m.p(), &*g) };
         }
-        Pending::Inject(g) => {
-            let rt = runtime();
-            rt.inject.push(g as *mut G);
-            // Off any P: the fenced check keeps the no-lost-wake-up promise.
-            wake_idle(rt);
-        }
+        Pending::Inject(g) => inject(g),
     }
+}
+
+/// `Pending::Inject`: queues a G back from a blocking call that found no P. Off the
+/// hot path, and out of line, so that `after_switch` stays small enough to inline.
+#[cold]
+#[inline(never)]
+fn inject(g: *const G) {
+    let rt = runtime();
+    rt.inject.push(g as *mut G);
+    // Off any P: the fenced check keeps the no-lost-wake-up promise.
+    wake_idle(rt);
 }
 
 /// Frees what an ended task held: its stack, and its header if the handle is gone too.
