@@ -311,3 +311,25 @@ fn a_bad_thread_limit_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ignoring GOGREEN_MAX_THREADS"), "{stderr}");
 }
+
+#[test]
+fn file_calls_go_through_blocking() {
+    let dir = std::env::temp_dir().join(format!("gogreen-fs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("note.txt");
+    let p = path.clone();
+    let (text, bytes, len) = gogreen::run(move || {
+        gogreen::fs::write(&p, "green").unwrap();
+        let text = gogreen::fs::read_to_string(&p).unwrap();
+        let bytes = gogreen::fs::read(&p).unwrap();
+        let len = gogreen::fs::metadata(&p).unwrap().len();
+        (text, bytes, len)
+    });
+    assert_eq!(text, "green");
+    assert_eq!(bytes, b"green");
+    assert_eq!(len, 5);
+    // Errors come back as they are.
+    let missing = gogreen::run(|| gogreen::fs::read("/nonexistent/gogreen/file"));
+    assert_eq!(missing.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -227,3 +227,35 @@ fn locked_green_threads_exiting_on_one_processor() {
     );
     expect_child_ok("exits", out);
 }
+
+#[test]
+fn many_locked_green_threads_come_and_go() {
+    if child_scenario().as_deref() == Some("churn") {
+        // Each ends its thread; the runtime reuses what it can and stays within its
+        // thread limit.
+        for round in 0..50u64 {
+            let hs: Vec<_> = (0..8)
+                .map(|i| {
+                    gogreen::Builder::new()
+                        .locked(true)
+                        .spawn(move || {
+                            gogreen::yield_now();
+                            round + i
+                        })
+                        .unwrap()
+                })
+                .collect();
+            let s: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+            assert_eq!(s, 8 * round + 28);
+        }
+        assert!(gogreen::stats().threads <= 16, "{:?}", gogreen::stats());
+        return;
+    }
+    let out = run_child_watched(
+        "many_locked_green_threads_come_and_go",
+        "churn",
+        &[("GOGREEN_PROCS", "2"), ("GOGREEN_MAX_THREADS", "16")],
+        WATCHDOG,
+    );
+    expect_child_ok("churn", out);
+}

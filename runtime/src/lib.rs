@@ -32,6 +32,8 @@ mod config;
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub mod fatal;
+#[cfg(not(loom))]
+pub mod fs;
 mod loom;
 #[cfg(not(loom))]
 mod sched;

@@ -118,9 +118,32 @@ impl M {
         }
     }
 
+    /// Makes a dead M's struct as good as new, for a new thread.
+    ///
+    /// # Safety
+    /// The M's thread has ended and nothing else refers to it.
+    pub(crate) unsafe fn reset(&self) {
+        self.nextp.store(0, std::sync::atomic::Ordering::Relaxed);
+        self.nextspin
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.p.set(ptr::null());
+        self.curg.set(ptr::null());
+        self.pending.set(Pending::None);
+        self.spinning.set(false);
+        self.oldp.set(ptr::null());
+        self.locked.set(0);
+        self.handback.set(ptr::null());
+        self.exiting.set(false);
+    }
+
     /// Makes this OS thread `self`: called first thing on the M's own thread.
     pub(crate) fn bind_thread(&'static self) {
         CURRENT.with(|c| c.set(self));
+    }
+
+    /// Makes this OS thread a plain one again: called last on an M's thread that ends.
+    pub(crate) fn unbind_thread(&self) {
+        CURRENT.with(|c| c.set(ptr::null()));
     }
 
     #[inline]

@@ -34,6 +34,10 @@ pub(crate) struct Runtime {
     pub(crate) ms: Mutex<Vec<&'static M>>,
     /// Ms whose thread runs (or is being started): at most `settings.max_threads`.
     pub(crate) live_ms: AtomicUsize,
+    /// Ms whose thread ended, for `wake::new_m` to reuse: nothing refers to them any
+    /// more (an M is named only by its thread, the idle list, and the pin of a G that
+    /// waits on it — none of which outlives the thread).
+    pub(crate) dead_ms: Mutex<Vec<&'static M>>,
     /// The body of every M (`worker::m_main`), given by `boot.rs`: waking an M
     /// (`wake.rs`) may start a thread, and `wake.rs` sits below the M loop it starts,
     /// which wakes Ms itself.
@@ -85,6 +89,7 @@ impl Runtime {
             idle: Idle::new(settings.procs),
             ms: Mutex::new(Vec::new()),
             live_ms: AtomicUsize::new(0),
+            dead_ms: Mutex::new(Vec::new()),
             m_main,
             settings,
             central: Central::new(),

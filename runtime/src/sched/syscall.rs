@@ -40,10 +40,11 @@
 //! nothing it must read; a later call on the same P (by whoever got it) writes a new
 //! sequence number, so a stale E4 or R2 can never match it.
 //!
-//! Rejected: handing the P off at every call (a futex wake-up and a lock per call,
-//! measured at ~10x the cost of a short call); keeping the P and letting sysmon's spare
-//! processors rescue the queue (`sysmon.rs`) — that takes 10 ms and a spare each time,
-//! and the issue asks that queued green threads run at once.
+//! Rejected: handing the P off at every call — two thread wake-ups per call, measured
+//! at ~50 µs a call where the syscall word costs ~14 ns (`docs/BENCHMARKS.md`; E1
+//! pays it only when Gs are queued, because then they must run at once); keeping the
+//! P and letting sysmon's spare processors rescue the queue (`sysmon.rs`) — that takes
+//! 10 ms and a spare each time.
 //!
 //! `loom-tests/tests/sched_syscall.rs` models E2–E4 against R1–R2.
 

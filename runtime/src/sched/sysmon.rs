@@ -13,24 +13,43 @@
 //!   wake-up a running P skipped);
 //! - after 10 ms, sets its `preempt` flag, which `gogreen::preempt_point` checks.
 //!
+//! # Blocking calls' Ps
+//!
+//! A P that a blocking call left in its syscall word (`syscall.rs`) is taken back
+//! (R1–R2) once the same call has held it for a whole period and the P could be used:
+//! work is queued on it, or nobody spins and no P is idle (work made runnable now
+//! would find no P), or the call has lasted 10 ms. sysmon then gives it away
+//! (`handoff.rs`). Such a P is not stuck: its M holds no P, and its clock restarts
+//! when the call returns.
+//!
 //! # Spare Ps
 //!
 //! A P whose M has been stuck in one G for 10 ms — a CPU-bound loop, or a call that
-//! blocks the OS thread (`std::fs::read`, `std::thread::sleep`) — while other Gs wait
-//! that nobody takes (its ring, or the global queue, has not been drained at all for
-//! as long) and no P is idle to run them, is *replaced*. (A G that keeps its P
-//! busy spawning while other Ps run what it spawns is not stuck: its ring is drained.)
-//! Replaced means: sysmon puts a spare P in play on an M
-//! of its own, which steals the stuck P's queue, and marks the stuck P
-//! `retired`. The stuck M keeps running its G undisturbed — nothing interrupts it, and
-//! its P stays its own, so no queue ever has two owners. At its next scheduling point
-//! (the G parks, yields, exits, or calls `preempt_point` after its flag is up) it gives
-//! the retired P up: what is queued there goes to the global queue, its timers to the
-//! spare that replaced it, the P to the spares, and the M goes to sleep. Go hands the
-//! stuck P itself to another M; replacing it instead costs the hot paths nothing but
-//! one flag load in `next_local`. Up to `SPARES` (or `procs`, if more) Ps can be
-//! replaced at once, that is, that many Gs stuck at the same time; beyond that, queued
-//! work waits until one of them returns.
+//! blocks the OS thread without `gogreen::blocking` (`std::fs::read`,
+//! `std::thread::sleep`) — while other Gs wait that nobody takes (its ring, or the
+//! global queue, has not been drained at all for as long) and no P is idle to run
+//! them, is *replaced*. (A G that keeps its P busy spawning while other Ps run what it
+//! spawns is not stuck: its ring is drained.) Replaced means: sysmon puts a spare P in
+//! play on an M of its own and marks the stuck P `retired`. The stuck M keeps running
+//! its G undisturbed — nothing interrupts it, and its P stays its own, so no queue ever
+//! has two owners. At its next scheduling point (the G parks, yields, exits, or calls
+//! `preempt_point` after its flag is up) it gives the retired P up
+//! (`handoff::retire_p`): what is queued there goes to the global queue, its timers to
+//! the spare that replaced it, the P to the spares, and the M goes to sleep. Go hands
+//! the stuck P itself to another M; replacing it instead costs the hot paths nothing
+//! but one flag load in `next_local`.
+//!
+//! Until then the retired P's queue is *rescued*: at the replacement and at every look
+//! after, sysmon moves whatever is queued there (`runnext` and the ring, taken as a
+//! thief takes) to the global queue and wakes an M. Otherwise a G queued behind two
+//! stuck calls on one processor would wait for the first call to return (the spare
+//! steals half the ring, then gets stuck in the second call, and a retired P is never
+//! replaced again); and a G holding a `std::sync::Mutex` that the stuck M waits for
+//! would never run — a deadlock. Whatever state its P is in — held and running,
+//! retired, in a blocking call's syscall word, idle — no queued G waits for a stuck
+//! call to return while a spare is left. Up to `SPARES` (or `procs`, if more) Ps can
+//! be replaced at once, that is, that many Gs stuck at the same time; beyond that, or
+//! at the thread limit (`wake.rs`), queued work waits until one of them returns.
 //!
 //! It also runs timers more than a millisecond overdue (their Ps are all busy), and
 //! every half second trims stacks that sat unused in the global pool. When every P is
@@ -213,7 +232,7 @@ fn all_idle(rt: &Runtime) -> bool {
 /// sysmon found `stuck`'s M stuck in one G while work waits and no P is idle: put a
 /// spare P in play, on an M of its own, and mark `stuck` for retirement. The new M
 /// steals `stuck`'s queued Gs; the stuck M gives `stuck` up at its next scheduling
-/// point (`worker::retire_p`). Returns whether a spare was left.
+/// point (`handoff::retire_p`). Returns whether a spare was left.
 fn hand_off(rt: &'static Runtime, stuck: &P) -> bool {
     let Some(spare) = rt.spares.lock().pop() else {
         return false;
@@ -253,7 +272,7 @@ fn rescue_retired(rt: &'static Runtime, p: &P) -> bool {
 /// R1–R2 of `syscall.rs`: takes `p` from a blocking call that has held it for a whole
 /// period, if something could use it, and gives it away. Go's rule: the P has queued
 /// work, or nobody spins and no P is idle (new work would find no P), or the call has
-/// lasted 10 ms. Returns whether it took the P.
+/// lasted 10 ms; and one of its timers is due. Returns whether it took the P.
 fn retake(rt: &'static Runtime, p: &'static P, seen: &mut Seen, now: Instant) -> bool {
     let call = p.syscall.current();
     if call == 0 || call != seen.syscall {
@@ -262,7 +281,8 @@ fn retake(rt: &'static Runtime, p: &'static P, seen: &mut Seen, now: Instant) ->
     }
     let wanted = p.runq.has_work()
         || rt.idle.nmspinning() + rt.idle.npidle() == 0
-        || now.duration_since(seen.syscall_since) >= HANDOFF_AFTER;
+        || now.duration_since(seen.syscall_since) >= HANDOFF_AFTER
+        || p.timers.next() <= rt.now();
     if !wanted || !p.syscall.retake(call) {
         return false;
     }

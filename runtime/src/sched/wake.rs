@@ -66,14 +66,24 @@ fn new_m(rt: &'static Runtime, p: usize, spinning: bool) -> io::Result<()> {
     }
     // The lock is held across the spawn so that ids stay indices into `ms`.
     let mut ms = rt.ms.lock();
-    let m: &'static M = Box::leak(Box::new(M::new(ms.len())));
+    let reused = rt.dead_ms.lock().pop();
+    let m: &'static M = match reused {
+        Some(m) => {
+            // SAFETY: its thread has ended and nothing else refers to it (`dead_ms`).
+            unsafe { m.reset() };
+            m
+        }
+        None => Box::leak(Box::new(M::new(ms.len()))),
+    };
     let m_main = rt.m_main;
     let spawned = std::thread::Builder::new()
         .name(format!("gogreen-m{}", m.id))
         .spawn(move || m_main(m, p, spinning));
     match spawned {
         Ok(_) => {
-            ms.push(m);
+            if reused.is_none() {
+                ms.push(m);
+            }
             Ok(())
         }
         // Without any M nothing could ever run; there is no one to report to.
@@ -81,6 +91,12 @@ fn new_m(rt: &'static Runtime, p: usize, spinning: bool) -> io::Result<()> {
             crate::fatal!("cannot start an OS thread for the scheduler: {e}")
         }
         Err(e) => {
+            if reused.is_some() {
+                rt.dead_ms.lock().push(m);
+            } else {
+                ms.push(m); // Leaked with an id: keep ids dense.
+                rt.dead_ms.lock().push(m);
+            }
             rt.live_ms.fetch_sub(1, Ordering::Relaxed);
             Err(e)
         }

@@ -168,12 +168,17 @@ fn hand_back(rt: &'static Runtime, m: &M, g: *const G) {
 
 /// The thread of an M whose locked G exited ends (`pinned.rs`): its P goes to
 /// another M, and the thread's locals are dropped as it returns.
-fn end_thread(rt: &'static Runtime, m: &M) {
+fn end_thread(rt: &'static Runtime, m: &'static M) {
     if let Some(p) = m.p() {
         m.p.set(ptr::null());
         give_up_p(rt, p);
     }
+    // From here this thread is a plain one: its thread-locals' destructors, which run
+    // after it returns, may call into the runtime, and must not find `m` — which a new
+    // thread may be using by then.
+    m.unbind_thread();
     rt.live_ms.fetch_sub(1, Ordering::Relaxed);
+    rt.dead_ms.lock().push(m);
 }
 
 /// Whether any queue or timer has work (T4's re-check).
