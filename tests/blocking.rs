@@ -333,3 +333,47 @@ fn file_calls_go_through_blocking() {
     assert_eq!(missing.unwrap_err().kind(), std::io::ErrorKind::NotFound);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn work_that_arrives_during_a_call_runs() {
+    if child_scenario().as_deref() == Some("arrives") {
+        // One processor, nothing queued when the call starts: the processor waits in
+        // its syscall word. Work then arrives from an OS thread; sysmon must take the
+        // processor back from the call for it, since the call waits for that work.
+        for _ in 0..20 {
+            let (tx, rx) = std::sync::mpsc::channel::<u32>();
+            let inside = Arc::new(AtomicBool::new(false));
+            let i = inside.clone();
+            let blocked = gogreen::spawn(move || {
+                gogreen::blocking(move || {
+                    i.store(true, Ordering::SeqCst);
+                    rx.recv().unwrap()
+                })
+            });
+            while !inside.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            let late = gogreen::spawn(move || tx.send(7).unwrap());
+            late.join().unwrap();
+            assert_eq!(blocked.join().unwrap(), 7);
+        }
+        // The same from a thread-locked green thread, with green threads queued.
+        let h = gogreen::Builder::new()
+            .locked(true)
+            .spawn(|| {
+                let tid = std::thread::current().id();
+                let mut sum = 0;
+                for i in 0..50u32 {
+                    let other = gogreen::spawn(move || i);
+                    sum += gogreen::blocking(|| i);
+                    sum += other.join().unwrap();
+                    assert_eq!(std::thread::current().id(), tid);
+                }
+                sum
+            })
+            .unwrap();
+        assert_eq!(h.join().unwrap(), 2 * (0..50).sum::<u32>());
+        return;
+    }
+    one_processor_child("work_that_arrives_during_a_call_runs", "arrives");
+}

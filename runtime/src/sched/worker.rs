@@ -6,6 +6,10 @@
 //! at most half as many spinners as busy Ps — other Ps' rings (steal half, from a
 //! random victim), and finally give the P up and sleep (steps T1–T5 of `idle.rs`). One
 //! sleeping M watches the timers (`sleeper.rs`).
+//!
+//! Between Gs, g0 also hands its P to the M of a pinned G it popped (Q1 of
+//! `pinned.rs`), sleeps when it has no P (after that, or when a G back from a blocking
+//! call found none), and ends the thread of an M whose locked G exited.
 
 use super::g::G;
 use super::handoff::{give_up_p, retire_p};
