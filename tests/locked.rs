@@ -259,3 +259,35 @@ fn many_locked_green_threads_come_and_go() {
     );
     expect_child_ok("churn", out);
 }
+
+#[test]
+fn a_locked_green_thread_yielding_on_a_retired_processor() {
+    if child_scenario().as_deref() == Some("retired") {
+        // The locked green thread blocks its thread without `blocking`, with others
+        // queued behind it: sysmon replaces its processor by a spare, which runs the
+        // others and goes idle. Back from the call it yields on the replaced processor,
+        // which it then gives up; the global queue it yielded to must still be run.
+        for _ in 0..5 {
+            let locked = gogreen::Builder::new()
+                .locked(true)
+                .spawn(|| {
+                    let others: Vec<_> = (0..3u32).map(|i| gogreen::spawn(move || i)).collect();
+                    std::thread::sleep(Duration::from_millis(30));
+                    for _ in 0..3 {
+                        gogreen::yield_now();
+                    }
+                    others.into_iter().map(|h| h.join().unwrap()).sum::<u32>()
+                })
+                .unwrap();
+            assert_eq!(locked.join().unwrap(), 3);
+        }
+        return;
+    }
+    let out = run_child_watched(
+        "a_locked_green_thread_yielding_on_a_retired_processor",
+        "retired",
+        &[("GOGREEN_PROCS", "1")],
+        WATCHDOG,
+    );
+    expect_child_ok("retired", out);
+}

@@ -29,7 +29,9 @@
 //! # Retiring a P ([`retire_p`])
 //!
 //! The other half of sysmon's spares (`sysmon.rs`): the P's queued Gs go to the global
-//! queue, its timers to the spare that replaced it, the P back to the spares.
+//! queue, its timers to the spare that replaced it, the P back to the spares; and if
+//! the global queue has work then, an M is woken for it (S2–S6 of `idle.rs`), as H1
+//! would start one — a pinned G that yields queues itself there and counts on it.
 
 use super::p::P;
 use super::runtime::Runtime;
@@ -88,6 +90,11 @@ pub(crate) fn retire_p(rt: &'static Runtime, p: &'static P) {
     rt.spares.lock().push(p.id);
     if !queued.is_empty() {
         rt.inject.push_batch(queued);
+    }
+    // Whatever waits on the global queue — what the P held, and what its last G left
+    // there relying on the P to run it (a pinned G yielding, `pinned.rs`) — needs an M
+    // now that this P is out of play: a submitter's S2–S6.
+    if !rt.inject.is_empty() {
         wake_idle(rt);
     }
 }

@@ -197,6 +197,7 @@ impl<M> Idle<M> {
         self.nmspinning.load(Ordering::SeqCst)
     }
 
+    #[allow(dead_code)] // for the loom models
     pub fn nprocs(&self) -> usize {
         self.nprocs
     }

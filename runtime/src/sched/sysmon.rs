@@ -225,8 +225,11 @@ fn run(rt: &'static Runtime) -> ! {
     }
 }
 
+/// Every P in play is idle, nothing is queued globally, no timer is pending. With a
+/// spare in play, `procs` idle Ps are not all of them: a retired P whose M is stuck is
+/// in play and busy, so the idle count is compared with the Ps in play.
 fn all_idle(rt: &Runtime) -> bool {
-    rt.idle.npidle() == rt.idle.nprocs() && rt.inject.is_empty() && rt.earliest_timer() == NEVER
+    rt.idle.npidle() >= rt.in_play().count() && rt.inject.is_empty() && rt.earliest_timer() == NEVER
 }
 
 /// sysmon found `stuck`'s M stuck in one G while work waits and no P is idle: put a
