@@ -273,9 +273,9 @@ fn rescue_retired(rt: &'static Runtime, p: &P) -> bool {
 }
 
 /// R1–R2 of `syscall.rs`: takes `p` from a blocking call that has held it for a whole
-/// period, if something could use it, and gives it away. Go's rule: the P has queued
+/// period, if something could use it, and gives it away. Go's rule — the P has queued
 /// work, or nobody spins and no P is idle (new work would find no P), or the call has
-/// lasted 10 ms; and one of its timers is due. Returns whether it took the P.
+/// lasted 10 ms — or one of its timers is due. Returns whether it took the P.
 fn retake(rt: &'static Runtime, p: &'static P, seen: &mut Seen, now: Instant) -> bool {
     let call = p.syscall.current();
     if call == 0 || call != seen.syscall {
