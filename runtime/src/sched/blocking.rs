@@ -144,7 +144,7 @@ fn leave(rt: &'static Runtime, m: &'static M, g: &'static G) {
 /// Steps 2–3: the old P is gone.
 #[cold]
 fn leave_slow(rt: &'static Runtime, m: &'static M, g: &'static G) {
-    if let Some(pid) = rt.idle.take_idle_p() {
+    if let Some(pid) = rt.take_idle_p() {
         m.p.set(&rt.ps[pid]); // 2.
         resume_here(m, g);
         return;

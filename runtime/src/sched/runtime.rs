@@ -141,7 +141,20 @@ impl Runtime {
         self.ps.iter().filter(|p| p.in_play.load(Ordering::Relaxed))
     }
 
-    /// Whether sysmon sleeps because everything was idle; the caller then wakes it.
+    /// Takes an idle P for the calling M (T4's re-acquire, a blocking call coming
+    /// back), waking sysmon if it sleeps because everything was idle: every P that
+    /// leaves the idle list must wake it (`wake::start_m` does for the others), or it
+    /// would sleep on while that P runs — and a P that a blocking call then leaves in its
+    /// syscall word is given back to the others only by sysmon.
+    pub(crate) fn take_idle_p(&self) -> Option<usize> {
+        let p = self.idle.take_idle_p()?;
+        self.wake_sysmon();
+        Some(p)
+    }
+
+    /// Wakes sysmon if it sleeps because everything was idle. SeqCst load: pairs with
+    /// sysmon's store of `sysmon_sleeping` before it re-reads `npidle` (`sysmon.rs`),
+    /// whose decrement (taking a P off the idle list) comes before this.
     pub(crate) fn wake_sysmon(&self) {
         if self.sysmon_sleeping.load(Ordering::SeqCst) {
             self.sysmon_parker.unpark();

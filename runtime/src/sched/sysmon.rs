@@ -53,7 +53,8 @@
 //!
 //! It also runs timers more than a millisecond overdue (their Ps are all busy), and
 //! every half second trims stacks that sat unused in the global pool. When every P is
-//! idle and no timer is pending it sleeps until an M is started.
+//! idle and no timer is pending it sleeps until a P leaves the idle list (whoever
+//! takes one wakes it: `wake::start_m`, `Runtime::take_idle_p`).
 
 use super::handoff::give_up_p;
 use super::p::P;
@@ -123,8 +124,9 @@ fn run(rt: &'static Runtime) -> ! {
     loop {
         if all_idle(rt) {
             // Trim everything pooled (two rounds: hot, then aging), then sleep until
-            // an M starts. `sysmon_sleeping` before the re-check pairs with `npidle` in
-            // `Runtime::wake_sysmon`'s caller: one of the two sees the other.
+            // a P leaves the idle list. `sysmon_sleeping` before the re-check pairs
+            // with `npidle` in `Runtime::wake_sysmon`'s callers (`wake::start_m`,
+            // `Runtime::take_idle_p`): one of the two sees the other.
             pool::POOL.scavenge();
             pool::POOL.scavenge();
             rt.sysmon_sleeping.store(true, Ordering::SeqCst);

@@ -140,7 +140,7 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
             rt.idle.stop_spinning();
             // T4: re-check every queue.
             if any_work(rt)
-                && let Some(pid) = rt.idle.take_idle_p()
+                && let Some(pid) = rt.take_idle_p()
             {
                 m.p.set(&rt.ps[pid]);
                 m.spinning.set(true);
