@@ -257,11 +257,24 @@ fn mutex(n: usize) {
     });
 }
 
+/// The cost of a blocking call that returns at once, with nothing queued behind it:
+/// the processor waits in its syscall word and is taken back with one CAS. (gogreen
+/// only: Go makes this step inside every system call.)
+fn blocking_calls(n: usize) {
+    gogreen::run(move || {
+        let t = Instant::now();
+        for i in 0..n {
+            std::hint::black_box(gogreen::blocking(|| std::hint::black_box(i)));
+        }
+        report("blocking", n, t.elapsed(), "call");
+    });
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 2 {
         println!(
-            "usage: workloads spawn_join|ping_pong|yield|parked|sieve|mpmc|select4|chain|mutex [N]"
+            "usage: workloads spawn_join|ping_pong|yield|parked|sieve|mpmc|select4|chain|mutex|blocking [N]"
         );
         std::process::exit(2);
     }
@@ -277,6 +290,7 @@ fn main() {
         "mpmc" => mpmc(def(10_000_000)),
         "select4" => select4(def(1_000_000)),
         "mutex" => mutex(def(10_000_000)),
+        "blocking" => blocking_calls(def(10_000_000)),
         _ => {
             println!("unknown workload");
             std::process::exit(2);

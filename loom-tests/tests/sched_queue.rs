@@ -304,3 +304,53 @@ fn two_thieves_and_owner() {
         assert_exactly_once(&all, CAPACITY as usize);
     });
 }
+
+/// Owner pushes and pops while sysmon takes everything (`take_all`: the rescue of a
+/// retired processor's queue, `sysmon.rs`), pushing the last item into a full-to-the-
+/// brim ring after the owner's pop so the slot index wraps.
+///
+/// The race is the same copy-then-CAS as a steal, on the whole ring: each item goes to
+/// exactly one of them, and what sysmon takes is a run from the head, in order.
+#[test]
+fn push_pop_vs_take_all() {
+    static REACHED: Outcomes = Outcomes::new();
+    check("push_pop_vs_take_all", |start: Start| {
+        let q = Arc::new(RunQueue::<Item>::new());
+        let t = {
+            let q = q.clone();
+            thread::spawn(move || {
+                let got: Vec<usize> = q.take_all().into_iter().map(index).collect();
+                assert_increasing("take_all", &got);
+                got
+            })
+        };
+        start.spawned();
+        let mut own = Vec::new();
+        {
+            let mut me = local(&q);
+            for i in 1..=CAPACITY as usize {
+                me.push(item(i)).map_err(|_| "overflow").unwrap();
+            }
+            if let Some(p) = me.pop() {
+                own.push(index(p));
+            }
+            me.push(item(CAPACITY as usize + 1))
+                .map_err(|_| "overflow")
+                .unwrap();
+            while let Some(p) = me.pop() {
+                own.push(index(p));
+            }
+        }
+        let taken = t.join().unwrap();
+        assert_increasing("the owner's pops", &own);
+        let mut all = own.clone();
+        all.extend(&taken);
+        assert_exactly_once(&all, CAPACITY as usize + 1);
+        REACHED.mark(match taken.len() {
+            0 => "nothing taken",
+            n if n == CAPACITY as usize => "a full ring taken",
+            _ => "part taken",
+        });
+    });
+    REACHED.assert_reached(&["nothing taken", "a full ring taken", "part taken"]);
+}

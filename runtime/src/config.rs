@@ -1,10 +1,12 @@
-//! Runtime settings: how many processors, and the default stack size.
+//! Runtime settings: how many processors, the default stack size, and the most OS
+//! threads the scheduler may start.
 //!
 //! Fixed when the runtime starts — on first use, or explicitly with [`Config::apply`].
-//! Without a `Config`, the environment decides (`GOGREEN_PROCS`, `GOGREEN_STACK_SIZE`),
-//! then the defaults: one processor per available core, 64 KiB stacks.
+//! Without a `Config`, the environment decides (`GOGREEN_PROCS`, `GOGREEN_STACK_SIZE`,
+//! `GOGREEN_MAX_THREADS`), then the defaults: one processor per available core, 64 KiB
+//! stacks, 10,000 threads.
 
-use crate::sched::{self, Settings, check_procs, from_env};
+use crate::sched::{self, Settings, check_max_threads, check_procs, from_env};
 use crate::stack;
 use std::io;
 
@@ -20,6 +22,7 @@ use std::io;
 pub struct Config {
     procs: Option<usize>,
     stack_size: Option<usize>,
+    max_threads: Option<usize>,
 }
 
 impl Config {
@@ -42,13 +45,23 @@ impl Config {
         self
     }
 
+    /// The most OS threads the scheduler may run at once (Go's `SetMaxThreads`): one
+    /// per processor, plus one per blocking call ([`blocking`](crate::blocking)) and
+    /// per waiting thread-locked green thread, which hold a thread without a
+    /// processor. Past it, [`try_blocking`](crate::try_blocking) returns an error.
+    /// Default: 10,000, or `GOGREEN_MAX_THREADS`; at least `procs`.
+    pub fn max_threads(mut self, n: usize) -> Self {
+        self.max_threads = Some(n);
+        self
+    }
+
     /// Starts the runtime with these settings.
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for `procs(0)`, more than [`MAX_PROCS`](crate::MAX_PROCS), or a stack size outside
-    /// [`stack::MIN_STACK_SIZE`]..=[`stack::MAX_STACK_SIZE`]; an error if the runtime is
-    /// already running (it starts on first use).
+    /// `InvalidInput` for `procs(0)`, more than [`MAX_PROCS`](crate::MAX_PROCS), a stack size outside
+    /// [`stack::MIN_STACK_SIZE`]..=[`stack::MAX_STACK_SIZE`], or `max_threads` below
+    /// `procs`; an error if the runtime is already running (it starts on first use).
     pub fn apply(self) -> io::Result<()> {
         let env = from_env();
         let procs = match self.procs {
@@ -59,6 +72,15 @@ impl Config {
             Some(n) => stack::validate_size(n)?,
             None => env.stack_size,
         };
-        sched::start(Some(Settings { procs, stack_size })).map(drop)
+        let max_threads = match self.max_threads {
+            Some(n) => check_max_threads(n, procs)?,
+            None => env.max_threads.max(procs),
+        };
+        sched::start(Some(Settings {
+            procs,
+            stack_size,
+            max_threads,
+        }))
+        .map(drop)
     }
 }

@@ -27,12 +27,16 @@
 #[cfg(not(loom))]
 mod arch;
 #[cfg(not(loom))]
+mod blocking;
+#[cfg(not(loom))]
 mod config;
 #[cfg(not(loom))]
 mod context;
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub mod fatal;
+#[cfg(not(loom))]
+pub mod fs;
 #[cfg(not(loom))]
 mod group;
 #[cfg(not(loom))]
@@ -59,6 +63,8 @@ mod task;
 mod task_local;
 
 #[cfg(not(loom))]
+pub use blocking::{blocking, try_blocking};
+#[cfg(not(loom))]
 pub use config::Config;
 #[cfg(not(loom))]
 pub use context::{CancelHandle, Context, ContextError};
@@ -69,13 +75,16 @@ pub use group::Group;
 #[cfg(not(loom))]
 pub use run::run;
 #[cfg(not(loom))]
-pub use sched::MAX_PROCS;
+pub use sched::{DEFAULT_MAX_THREADS, MAX_PROCS};
 #[cfg(not(loom))]
 pub use scope::{Scope, ScopedJoinHandle, scope};
 #[cfg(not(loom))]
 pub use stats::{Stats, stats};
 #[cfg(not(loom))]
-pub use task::{Builder, JoinHandle, Task, current, preempt_point, sleep, spawn, yield_now};
+pub use task::{
+    Builder, JoinHandle, Task, current, is_os_thread_locked, lock_os_thread, preempt_point, sleep,
+    spawn, unlock_os_thread, yield_now,
+};
 #[cfg(not(loom))]
 pub use task_local::{AccessError, LocalKey};
 
@@ -123,3 +132,7 @@ pub mod slot;
 #[doc(hidden)]
 #[path = "sched/state.rs"]
 pub mod state;
+#[cfg(loom)]
+#[doc(hidden)]
+#[path = "sched/syscall.rs"]
+pub mod syscall;

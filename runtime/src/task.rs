@@ -31,11 +31,12 @@ where
         .unwrap_or_else(|e| panic!("gogreen: failed to spawn a green thread: {e}"))
 }
 
-/// Green-thread settings: a name and a stack size.
+/// Green-thread settings: a name, a stack size, and whether it keeps one OS thread.
 #[derive(Debug, Default)]
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
+    locked: bool,
 }
 
 impl Builder {
@@ -52,6 +53,14 @@ impl Builder {
     /// Stack address space in bytes, instead of the runtime's default.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Locks the green thread to the OS thread it first runs on, for its whole life, as
+    /// if its first act were [`lock_os_thread`]. When it ends, so does that thread (its
+    /// `thread_local!` values are dropped then).
+    pub fn locked(mut self, locked: bool) -> Self {
+        self.locked = locked;
         self
     }
 
@@ -74,7 +83,15 @@ impl Builder {
         T: Send + 'static,
     {
         let name: Option<Arc<str>> = self.name.map(Into::into);
-        let g = sched::spawn(f, name.clone(), self.stack_size)?;
+        let g = if self.locked {
+            let f = move || {
+                lock_os_thread();
+                f()
+            };
+            sched::spawn(f, name.clone(), self.stack_size)?
+        } else {
+            sched::spawn(f, name.clone(), self.stack_size)?
+        };
         Ok(JoinHandle {
             task: Task { id: g.id(), name },
             g,
@@ -195,6 +212,40 @@ pub fn sleep(d: Duration) {
             return;
         }
     }
+}
+
+/// Locks the calling green thread to its OS thread until a matching
+/// [`unlock_os_thread`] (Go's `runtime.LockOSThread`; calls nest, each lock needs an
+/// unlock).
+///
+/// While locked, no other green thread runs on that OS thread and this one never moves
+/// to another: when it waits (a channel operation, a join, [`sleep`], [`yield_now`]),
+/// its OS thread waits with it and its processor goes to another OS thread, so the
+/// other green threads keep running. Waiting costs a thread wake-up each way then.
+///
+/// This is how to hold what std ties to the OS thread across runtime calls: a
+/// `thread_local!` reference, `std::thread::current()`, a reentrant lock such as
+/// `std::io::stdout().lock()`, an FFI handle that must stay on its thread.
+///
+/// A green thread that ends while locked ends its OS thread too, so that no other green
+/// thread inherits the thread's state (Go does the same): its `thread_local!` values are
+/// dropped then.
+///
+/// On a plain OS thread this does nothing: the thread is its own already.
+pub fn lock_os_thread() {
+    sched::lock_current();
+}
+
+/// Undoes one [`lock_os_thread`]. When none is left the green thread may run on any OS
+/// thread again. Unlocking an unlocked green thread, or a plain OS thread, does nothing.
+pub fn unlock_os_thread() {
+    sched::unlock_current();
+}
+
+/// Whether the calling green thread is locked to its OS thread ([`lock_os_thread`]).
+/// `false` on a plain OS thread.
+pub fn is_os_thread_locked() -> bool {
+    sched::is_locked()
 }
 
 /// A cheap check for long loops: yields if this green thread has held its processor

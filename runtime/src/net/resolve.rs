@@ -2,20 +2,13 @@
 //! name goes through the C library's `getaddrinfo`, which has no non-blocking form) —
 //! and trying each address a name resolves to, as std does.
 //!
-//! Until the runtime has a way to run a blocking call off its processor (Go's
-//! `entersyscall`, which `gogreen::blocking` is to be), a lookup in a green thread holds
-//! its processor for as long as it takes, and sysmon lends the other green threads of
-//! that processor a spare one after 10 ms. Every blocking call of this module goes
-//! through [`blocking`], so switching over is one line. An IP address given as text or
-//! as a `SocketAddr` is parsed, not looked up, and never blocks.
+//! A lookup runs through `gogreen::blocking` (Go's `entersyscall`): the green thread's
+//! processor goes on running the others while the C library waits. An IP address given
+//! as text or as a `SocketAddr` is parsed, not looked up, and never blocks.
 
+use crate::blocking::blocking;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-
-/// Runs a call that may block the OS thread. The seam for `gogreen::blocking`.
-pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
 
 /// The addresses `addr` stands for.
 pub(crate) fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {

@@ -3,8 +3,8 @@
 
 use super::fd::PollFd;
 use super::options::Options;
-use super::resolve::blocking;
 use super::sys;
+use crate::blocking::blocking;
 use crate::netpoll::desc::Dir;
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};

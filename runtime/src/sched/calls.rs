@@ -1,21 +1,44 @@
 //! What a green thread calls about itself: who am I, park me, let others run.
+//!
+//! Every wait of a G — the channel seam's `park` (`hooks.rs`), a join, a `WaitGroup`,
+//! `sleep` — ends in [`park_current`], and every yield — `yield_now`, the seam's
+//! `snooze`, `preempt_point` — in [`yield_current`]. Both decide here, once, how the
+//! caller waits:
+//!
+//! - a G that holds no P (inside `blocking`, `blocking.rs`) declines: the caller waits
+//!   as a plain OS thread would;
+//! - a G that must not leave its M (locked or panicking, `pinned.rs`) waits in place:
+//!   its M waits with it and its P goes to another M;
+//! - any other G switches to the next G of its P.
 
 use super::g::G;
-use super::m::{Pending, current_m};
+use super::m::{M, Pending, current_m};
+use super::pinned::{must_stay, park_in_place, yield_in_place};
 use super::runtime::runtime;
 use super::wake::unpark_m;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-/// The running G, if the caller is one.
+/// The running G, if the caller is one (also inside a blocking call).
 #[inline]
 pub(crate) fn current_g() -> Option<&'static G> {
     current_m().and_then(|m| m.curg())
 }
 
+/// The running G and its M, if the caller is a G that holds a P: one that waits as a
+/// green thread. A G inside a blocking call holds none.
+#[inline]
+pub(crate) fn schedulable() -> Option<(&'static M, &'static G)> {
+    let m = current_m()?;
+    let g = m.curg()?;
+    m.p()?;
+    Some((m, g))
+}
+
+/// Whether the caller waits as a green thread (see [`schedulable`]).
 #[inline]
 pub(crate) fn in_green_thread() -> bool {
-    current_g().is_some()
+    schedulable().is_some()
 }
 
 /// The task-local map slot of the running G, if the caller is one.
@@ -26,10 +49,12 @@ pub(crate) fn current_locals() -> Option<*mut *mut ()> {
 }
 
 /// Parks the running G until unparked or until `deadline` (see `state.rs`). May return
-/// spuriously. Returns `false`, doing nothing, if the caller is not a G.
+/// spuriously. Returns `false`, doing nothing, if the caller does not wait as a green
+/// thread (see the module docs).
 pub(crate) fn park_current(deadline: Option<Instant>) -> bool {
-    let Some(m) = current_m() else { return false };
-    let Some(g) = m.curg() else { return false };
+    let Some((m, g)) = schedulable() else {
+        return false;
+    };
     if g.state.take_token() {
         return true;
     }
@@ -49,12 +74,16 @@ pub(crate) fn park_current(deadline: Option<Instant>) -> bool {
         p.timers.add(when, g, g.state.generation(), seq);
         if let Some(sleeper) = rt.sleeper.timer_added(when) {
             // SAFETY: sleeper tokens are addresses of Ms, which are never freed.
-            unpark_m(rt, unsafe { &*(sleeper as *const super::m::M) });
+            unpark_m(rt, unsafe { &*(sleeper as *const M) });
         }
         timed = Some(seq);
     }
-    let next = m.next_local(rt);
-    m.switch_from(g, next, Pending::Park(g));
+    if must_stay(m) {
+        park_in_place(rt, m, g);
+    } else {
+        let next = m.next_local(rt);
+        m.switch_from(g, next, Pending::Park(g));
+    }
     if let Some(seq) = timed {
         // The timer, if still pending, is now stale: it will not wake a later park.
         g.park_seq.store(seq.wrapping_add(1), Ordering::Release);
@@ -63,19 +92,36 @@ pub(crate) fn park_current(deadline: Option<Instant>) -> bool {
 }
 
 /// Lets the other runnable Gs of this P run before the caller continues. Returns
-/// `false` if the caller is not a G.
+/// `false` if the caller does not wait as a green thread.
+#[inline]
 pub(crate) fn yield_current() -> bool {
     let Some(m) = current_m() else { return false };
     let Some(g) = m.curg() else { return false };
-    let rt = runtime();
-    match m.next_local(rt) {
-        Some(next) => m.switch_from(g, Some(next), Pending::Yield(g)),
-        // A retired P is given up on g0, even when nothing else waits.
-        None if m.p().is_some_and(|p| p.retired.load(Ordering::Relaxed)) => {
-            m.switch_from(g, None, Pending::Yield(g))
-        }
-        None => {}
+    if must_stay(m) {
+        return yield_pinned(m, g);
     }
+    match m.next_local(runtime()) {
+        Some(next) => m.switch_from(g, Some(next), Pending::Yield(g)),
+        None => match m.p() {
+            // No P: inside a blocking call (checked here, off the hot path).
+            None => return false,
+            // A retired P is given up on g0, even when nothing else waits.
+            Some(p) if p.retired.load(Ordering::Relaxed) => {
+                m.switch_from(g, None, Pending::Yield(g))
+            }
+            Some(_) => {}
+        },
+    }
+    true
+}
+
+/// `yield_current` for a G that must stay on its M.
+#[cold]
+fn yield_pinned(m: &'static M, g: &'static G) -> bool {
+    if m.p().is_none() {
+        return false; // Inside a blocking call.
+    }
+    yield_in_place(runtime(), m, g);
     true
 }
 

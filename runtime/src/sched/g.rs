@@ -56,6 +56,13 @@ const TOP_RESERVE: usize = 16;
 /// Bytes of closure or result stored inline in the header.
 const PAYLOAD: usize = 64;
 
+/// `sp` of a G that never ran. Saved stack pointers are 8-byte aligned, so a set low bit
+/// marks the two states where `sp` is not one: this (first run), and "pinned to the M
+/// at this address" (`pin_to`). `switch::begin_run` tests the bit once, on the hot path.
+pub(crate) const FRESH: *mut u8 = ptr::without_provenance_mut(1);
+/// The low bit of `sp` that says "not a saved stack pointer".
+const NOT_SAVED: usize = 1;
+
 /// The closure before the first run, the result after the last.
 #[repr(C, align(16))]
 pub(crate) struct Payload([MaybeUninit<u8>; PAYLOAD]);
@@ -86,7 +93,9 @@ pub(crate) struct G {
     pub(crate) state: State,
     /// Join protocol bits (`HANDLE`, `RUNNING`, `COMPLETE`, `WAITER`). Shared.
     join: AtomicUsize,
-    /// Saved stack pointer while not running; null before the first run.
+    /// Saved stack pointer while not running; `FRESH` before the first run; the
+    /// address of an M, tagged, while pinned to it (`pinned.rs`). Owned by the G's
+    /// holder.
     pub(crate) sp: UnsafeCell<*mut u8>,
     /// The size of stack this task asked for.
     stack_size: UnsafeCell<usize>,
@@ -127,7 +136,7 @@ impl G {
             state: State::new(),
             join: AtomicUsize::new(0),
             park_seq: AtomicU32::new(0),
-            sp: UnsafeCell::new(ptr::null_mut()),
+            sp: UnsafeCell::new(FRESH),
             stack: UnsafeCell::new(None),
             stack_size: UnsafeCell::new(0),
             bounds: UnsafeCell::new(Bounds::default()),
@@ -159,7 +168,7 @@ impl G {
     {
         // SAFETY: the caller owns the header.
         unsafe {
-            *self.sp.get() = ptr::null_mut();
+            *self.sp.get() = FRESH;
             *self.stack_size.get() = stack_size;
             *self.id.get() = id;
             // A plain write: `reset` left `None`, and reading the field first would wait
@@ -203,6 +212,44 @@ impl G {
     pub(crate) unsafe fn set_bounds(&self, b: Bounds) {
         // SAFETY: the caller is the running G.
         unsafe { *self.bounds.get() = b }
+    }
+
+    /// Whether `sp` is not a saved stack pointer: the G never ran, or it is pinned to
+    /// an M. The one test on the switch's hot path.
+    ///
+    /// # Safety
+    /// The caller holds the G.
+    #[inline]
+    pub(crate) unsafe fn needs_attention(&self) -> bool {
+        // SAFETY: the holder owns `sp`.
+        unsafe { *self.sp.get() as usize & NOT_SAVED != 0 }
+    }
+
+    /// The address of the M this G is pinned to and waits on, if it is (`pinned.rs`).
+    ///
+    /// # Safety
+    /// The caller holds the G.
+    #[inline]
+    pub(crate) unsafe fn pinned_to(&self) -> Option<usize> {
+        // SAFETY: the holder owns `sp`.
+        let sp = unsafe { *self.sp.get() } as usize;
+        (sp & NOT_SAVED != 0 && sp != FRESH as usize).then_some(sp & !NOT_SAVED)
+    }
+
+    /// P1 of `pinned.rs`: marks the running G as waiting on the M at `m`, so that
+    /// whoever pops it hands that M a P instead of switching to its stack. Called by
+    /// the G itself; published by whatever queues it next (the park's CAS, a queue).
+    pub(crate) fn pin_to(&self, m: usize) {
+        debug_assert!(m & NOT_SAVED == 0 && m != 0);
+        // SAFETY: the running G owns `sp` (it is not saved while the G runs).
+        unsafe { *self.sp.get() = (m | NOT_SAVED) as *mut u8 }
+    }
+
+    /// Clears the pin once the G runs again (P5 of `pinned.rs`).
+    pub(crate) fn unpin(&self) {
+        // SAFETY: as in `pin_to`. Any value with the bit clear would do until the next
+        // switch saves the real one; null says plainly that nothing is saved.
+        unsafe { *self.sp.get() = ptr::null_mut() }
     }
 
     /// Whether the G still needs a stack for its first run.
@@ -397,6 +444,18 @@ impl G {
     }
 }
 
+/// Where a green thread's own frames begin: short backtraces stop here, std's (which
+/// look for this name, as they do at the bottom of every `std::thread`) and the
+/// runtime's panic report alike (`panic_hook.rs`), so that the runtime's entry frames
+/// do not show.
+#[inline(never)]
+fn __rust_begin_short_backtrace<T>(f: impl FnOnce() -> T) -> T {
+    let result = f();
+    // Keeps this frame on the stack while `f` runs: no tail call.
+    std::hint::black_box(());
+    result
+}
+
 /// Whether a value of type `V` is stored inline in a payload (else boxed).
 const fn fits<V>() -> bool {
     mem::size_of::<V>() <= PAYLOAD && mem::align_of::<V>() <= 16
@@ -447,7 +506,8 @@ where
     unsafe fn run(g: &G) {
         // SAFETY: `prepare` stored an F; the G runs once.
         let f: F = unsafe { take(g.payload.get()) };
-        let outcome: Outcome<T> = catch_unwind(AssertUnwindSafe(f));
+        let outcome: Outcome<T> =
+            catch_unwind(AssertUnwindSafe(|| __rust_begin_short_backtrace(f)));
         // SAFETY: the payload is empty again (F was moved out).
         unsafe { store(g.payload.get(), outcome) };
     }

@@ -3,7 +3,7 @@
 //! the running green thread, and the panic hook that moves to a bigger stack
 //! (`stack::panic`).
 
-use super::calls::{current_g, park_current, yield_current};
+use super::calls::{current_g, park_current, schedulable, yield_current};
 use super::g::G;
 use super::m::current_m_raw;
 use super::ready::ready;
@@ -21,8 +21,10 @@ pub(crate) fn install() {
     crate::stack::panic::install();
 }
 
+/// Each hook answers for a G that waits as a green thread (`calls.rs`); a G inside a
+/// blocking call holds no P, and the seam falls back to its OS thread for it.
 static PARK_HOOKS: Hooks = Hooks {
-    current: || current_g().map(unparker),
+    current: || schedulable().map(|(_, g)| unparker(g)),
     park: park_current,
     snooze: yield_current,
 };

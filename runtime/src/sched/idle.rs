@@ -211,11 +211,11 @@ impl<M> Idle<M> {
     }
 
     /// Spinning Ms right now (a snapshot).
-    #[allow(dead_code)] // for the loom models
     pub fn nmspinning(&self) -> usize {
         self.nmspinning.load(Ordering::SeqCst)
     }
 
+    #[allow(dead_code)] // for the loom models
     pub fn nprocs(&self) -> usize {
         self.nprocs
     }

@@ -69,9 +69,11 @@ pub(crate) unsafe fn get_or_init_in<T: 'static>(
     // SAFETY: per the contract: no reference to the map outlives a statement.
     unsafe {
         if let Some((_, v)) = (*map).entries.iter().find(|(k, _)| *k == key) {
-            return Ok(v
-                .downcast_ref::<T>()
-                .expect("gogreen: task-local of another type") as *const T);
+            // A key is the address of one `LocalKey<T>`: one type per key.
+            return match v.downcast_ref::<T>() {
+                Some(v) => Ok(v as *const T),
+                None => crate::fatal!("a task-local's key holds a value of another type"),
+            };
         }
         if (*map).closing {
             return Err(Closing);
@@ -85,9 +87,11 @@ pub(crate) unsafe fn get_or_init_in<T: 'static>(
             // `init` ended the map's life (it cannot: only the owner's teardown does).
             return Err(Closing);
         }
-        (*map).entries.push((key, Box::new(value)));
-        let (_, v) = (*map).entries.last().expect("just pushed");
-        Ok(v.downcast_ref::<T>().expect("just pushed") as *const T)
+        let value: Box<dyn std::any::Any> = Box::new(value);
+        let at = &*value as *const dyn std::any::Any as *const T;
+        // The box's contents do not move when the box does.
+        (*map).entries.push((key, value));
+        Ok(at)
     }
 }
 

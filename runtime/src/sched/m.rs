@@ -29,6 +29,9 @@ pub(crate) enum Pending {
     Yield(*const G),
     /// This G has exited: free its stack, release its run reference.
     Exit(*const G),
+    /// This G came back from a blocking call and found no P: queue it on the global
+    /// queue, where any M may pick it up (`blocking.rs`).
+    Inject(*const G),
 }
 
 /// An OS thread that runs Gs.
@@ -49,6 +52,19 @@ pub(crate) struct M {
     pub(crate) g0_sp: UnsafeCell<*mut u8>,
     pub(crate) pending: Cell<Pending>,
     pub(crate) spinning: Cell<bool>,
+    /// The P a blocking call left in its syscall word, to take back on return (null
+    /// outside a blocking call, or when the call handed its P off at once).
+    pub(crate) oldp: Cell<*const P>,
+    /// The sequence number the blocking call left in `oldp`'s syscall word.
+    pub(crate) syscall_seq: Cell<u32>,
+    /// `lock_os_thread` nesting of the running G (`pinned.rs`): while non-zero, the G
+    /// never leaves this M.
+    pub(crate) locked: Cell<u32>,
+    /// A G pinned to another M that this M popped: g0 hands this M's P to that M
+    /// (`pinned.rs`, "Handing a P back").
+    pub(crate) handback: Cell<*const G>,
+    /// The G that ran here exited while locked: the M ends its thread.
+    pub(crate) exiting: Cell<bool>,
     rng: Cell<u64>,
 }
 
@@ -91,15 +107,43 @@ impl M {
             g0_sp: UnsafeCell::new(ptr::null_mut()),
             pending: Cell::new(Pending::None),
             spinning: Cell::new(false),
+            oldp: Cell::new(ptr::null()),
+            syscall_seq: Cell::new(0),
+            locked: Cell::new(0),
+            handback: Cell::new(ptr::null()),
+            exiting: Cell::new(false),
             rng: Cell::new(
                 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
             ),
         }
     }
 
+    /// Makes a dead M's struct as good as new, for a new thread.
+    ///
+    /// # Safety
+    /// The M's thread has ended and nothing else refers to it.
+    pub(crate) unsafe fn reset(&self) {
+        self.nextp.store(0, std::sync::atomic::Ordering::Relaxed);
+        self.nextspin
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.p.set(ptr::null());
+        self.curg.set(ptr::null());
+        self.pending.set(Pending::None);
+        self.spinning.set(false);
+        self.oldp.set(ptr::null());
+        self.locked.set(0);
+        self.handback.set(ptr::null());
+        self.exiting.set(false);
+    }
+
     /// Makes this OS thread `self`: called first thing on the M's own thread.
     pub(crate) fn bind_thread(&'static self) {
         CURRENT.with(|c| c.set(self));
+    }
+
+    /// Makes this OS thread a plain one again: called last on an M's thread that ends.
+    pub(crate) fn unbind_thread(&self) {
+        CURRENT.with(|c| c.set(ptr::null()));
     }
 
     #[inline]

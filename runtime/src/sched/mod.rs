@@ -9,26 +9,38 @@
 //!
 //! The runtime object (`runtime.rs`, started by `boot.rs`) holds them all, the global
 //! queue (`inject.rs`), and the idle lists and spinning counters (`idle.rs`) that decide
-//! when to wake an M (`wake.rs`) for work made runnable (`ready.rs`). One idle M watches
-//! the timers and the sockets, blocked in `epoll_wait` (`sleeper.rs`; the poller itself
-//! is `netpoll/`); sysmon (`sysmon.rs`) watches for stuck processors and overdue work. What a green thread calls about itself is in `calls.rs`, what the
-//! scheduler plugs into the channel and stack seams in `hooks.rs`.
+//! when to wake an M (`wake.rs`, which also keeps the thread limit) for work made
+//! runnable (`ready.rs`). One idle M watches the timers and the sockets, blocked in
+//! `epoll_wait` (`sleeper.rs`; the poller itself is `netpoll/`); sysmon (`sysmon.rs`)
+//! watches for stuck processors and overdue work. What a green thread calls about
+//! itself is in `calls.rs`, what the scheduler plugs into the channel and stack seams
+//! in `hooks.rs`.
+//!
+//! A G may keep its M while the M blocks, its P going to another M: in a blocking
+//! call (`blocking.rs`; the P it leaves behind, `syscall.rs`), and when it must not
+//! leave its M at all — thread-locked, or panicking (`pinned.rs`). Giving a P away is
+//! `handoff.rs`. What a panic in a green thread prints is `panic_hook.rs`.
 //!
 //! The files depend on each other in one direction only, from the leaves (`state`,
-//! `queue`, `inject`, `idle`, `sleeper`, `timer`, `parker`, `settings`, `locals`) up
-//! through `g`, `p`, `m`, `runtime`, `wake`, `ready`, `switch`, `calls`, `hooks`,
-//! `worker`, `sysmon` to `boot` and `spawn`; this file only names them.
+//! `queue`, `inject`, `idle`, `sleeper`, `syscall`, `timer`, `parker`, `settings`,
+//! `locals`) up through `g`, `p`, `m`, `runtime`, `wake`, `ready`, `handoff`, `pinned`,
+//! `switch`, `calls`, `blocking`, `hooks`, `panic_hook`, `worker`, `sysmon` to `boot`
+//! and `spawn`; this file only names them.
 
+mod blocking;
 mod boot;
 mod calls;
 pub(crate) mod g;
+mod handoff;
 mod hooks;
 pub(crate) mod idle;
 pub(crate) mod inject;
 pub(crate) mod locals;
 mod m;
 mod p;
+mod panic_hook;
 mod parker;
+mod pinned;
 pub(crate) mod queue;
 mod ready;
 mod runtime;
@@ -37,17 +49,20 @@ mod sleeper;
 mod spawn;
 pub(crate) mod state;
 mod switch;
+pub(crate) mod syscall;
 mod sysmon;
 mod timer;
 mod wake;
 mod worker;
 
+pub(crate) use blocking::call as blocking;
 pub(crate) use boot::start;
 pub(crate) use calls::{
     current_g, current_locals, in_green_thread, park_current, preempt_point, yield_current,
 };
 pub(crate) use p::G_HEADERS;
+pub(crate) use pinned::{is_locked, lock_current, unlock_current};
 pub(crate) use runtime::{procs, runtime, threads};
-pub use settings::MAX_PROCS;
-pub(crate) use settings::{Settings, check_procs, from_env};
+pub use settings::{DEFAULT_MAX_THREADS, MAX_PROCS};
+pub(crate) use settings::{Settings, check_max_threads, check_procs, from_env};
 pub(crate) use spawn::{free_g, spawn};

@@ -7,6 +7,7 @@
 
 use super::g::G;
 use super::queue::RunQueue;
+use super::syscall::Syscall;
 use super::timer::Timers;
 use crate::stack::{Stack, pool};
 use parking_lot::Mutex;
@@ -44,6 +45,8 @@ pub(crate) struct P {
     /// Free stacks of the default size, and stack promises this P may make: the
     /// holder's, except during a sweep (`stack::pool`).
     stacks: &'static pool::Cache,
+    /// Non-zero while a blocking call left this P with its M (`syscall.rs`).
+    pub(crate) syscall: Syscall,
     local: UnsafeCell<PLocal>,
 }
 
@@ -54,6 +57,9 @@ pub(crate) struct PLocal {
     ids: (u64, u64),
     /// `runnext` picks in a row; capped so a ping-pong pair cannot starve the ring.
     pub(crate) runnext_streak: u32,
+    /// The sequence number of the last blocking call made on this P (`syscall.rs`):
+    /// odd, stepped by 2.
+    pub(crate) syscalls: u32,
 }
 
 // SAFETY: `local` is only accessed by the M that holds the P (see `P::local`); all
@@ -72,10 +78,12 @@ impl P {
             successor: AtomicUsize::new(0),
             in_play: AtomicBool::new(in_play),
             stacks: pool::POOL.new_cache(stack_size),
+            syscall: Syscall::new(),
             local: UnsafeCell::new(PLocal {
                 gfree: Vec::with_capacity(GFREE_MAX),
                 ids: (0, 0),
                 runnext_streak: 0,
+                syscalls: 1,
             }),
         }
     }

@@ -122,6 +122,36 @@ impl<T> RunQueue<T> {
             .ok()
     }
 
+    /// Takes every item of the ring (not `runnext`), oldest first: sysmon's rescue of
+    /// the queue of a P whose M is stuck, and a retiring P's last act. Any thread may
+    /// call it; it competes with the owner's pops and thieves like a steal.
+    pub fn take_all(&self) -> Vec<*mut T> {
+        loop {
+            // Acquire on both, as in `grab`.
+            let h = self.head.load(Ordering::Acquire);
+            let t = self.tail.load(Ordering::Acquire);
+            let n = t.wrapping_sub(h);
+            if n == 0 {
+                return Vec::new();
+            }
+            if n > CAPACITY {
+                // Read at different moments; retry.
+                continue;
+            }
+            let items: Vec<*mut T> = (0..n)
+                .map(|i| self.buf[(h.wrapping_add(i) & MASK) as usize].load(Ordering::Relaxed))
+                .collect();
+            // AcqRel: commits the batch, as `grab` does; on failure the copy is garbage.
+            if self
+                .head
+                .compare_exchange(h, h.wrapping_add(n), Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return items;
+            }
+        }
+    }
+
     /// Moves half of `self`'s ring into `dst`'s ring and returns one of the stolen items
     /// (the rest are queued in `dst`). `dst` must be empty: its owner (the caller)
     /// steals only when it has nothing else.

@@ -13,7 +13,7 @@ use super::sleeper::{NEVER, Sleeper};
 use crate::netpoll::poller::Poller;
 use parking_lot::Mutex;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Spare Ps, to replace Ps whose M is stuck in one G (`sysmon.rs`): at least this many,
@@ -31,8 +31,15 @@ pub(crate) struct Runtime {
     pub(crate) spares: Mutex<Vec<usize>>,
     pub(crate) inject: Inject<G>,
     pub(crate) idle: Idle<&'static M>,
-    /// Every M ever started (they never exit), by id.
+    /// Every M ever started, by id. (An M whose locked G exited ends its thread; its
+    /// struct stays here, leaked like the others.)
     pub(crate) ms: Mutex<Vec<&'static M>>,
+    /// Ms whose thread runs (or is being started): at most `settings.max_threads`.
+    pub(crate) live_ms: AtomicUsize,
+    /// Ms whose thread ended, for `wake::new_m` to reuse: nothing refers to them any
+    /// more (an M is named only by its thread, the idle list, and the pin of a G that
+    /// waits on it — none of which outlives the thread).
+    pub(crate) dead_ms: Mutex<Vec<&'static M>>,
     /// The body of every M (`worker::m_main`), given by `boot.rs`: waking an M
     /// (`wake.rs`) may start a thread, and `wake.rs` sits below the M loop it starts,
     /// which wakes Ms itself.
@@ -73,9 +80,11 @@ pub(crate) fn procs() -> usize {
     runtime().settings.procs
 }
 
-/// Ms started so far (they never exit): for `gogreen::stats`.
+/// Ms whose threads run: for `gogreen::stats`.
 pub(crate) fn threads() -> usize {
-    RUNTIME.get().map_or(0, |rt| rt.ms.lock().len())
+    RUNTIME
+        .get()
+        .map_or(0, |rt| rt.live_ms.load(Ordering::Relaxed))
 }
 
 impl Runtime {
@@ -89,6 +98,8 @@ impl Runtime {
             inject: Inject::new(),
             idle: Idle::new(settings.procs),
             ms: Mutex::new(Vec::new()),
+            live_ms: AtomicUsize::new(0),
+            dead_ms: Mutex::new(Vec::new()),
             m_main,
             settings,
             central: Central::new(),
@@ -139,10 +150,24 @@ impl Runtime {
         self.ps.iter().filter(|p| p.in_play.load(Ordering::Relaxed))
     }
 
-    /// Whether sysmon sleeps because everything was idle; the caller then wakes it —
-    /// unless Gs wait on I/O: sysmon then sleeps at most one long period anyway (see
-    /// `sysmon::run`), and in a server that goes idle between requests a wake-up per
-    /// request would cost a futex call and a burst of sysmon's shortest rounds.
+    /// Takes an idle P for the calling M (T4's re-acquire, a blocking call coming
+    /// back), waking sysmon if it sleeps because everything was idle: every P that
+    /// leaves the idle list must wake it (`wake::start_m` does for the others), or it
+    /// would sleep on while that P runs — and a P that a blocking call then leaves in its
+    /// syscall word is given back to the others only by sysmon.
+    pub(crate) fn take_idle_p(&self) -> Option<usize> {
+        let p = self.idle.take_idle_p()?;
+        self.wake_sysmon();
+        Some(p)
+    }
+
+    /// Wakes sysmon if it sleeps because everything was idle — unless Gs wait on I/O:
+    /// sysmon then sleeps at most one long period anyway (see `sysmon::run`), which
+    /// bounds how long a P left in a syscall word waits to be retaken, as in Go; and in
+    /// a server that goes idle between requests a wake-up per request would cost a
+    /// futex call and a burst of sysmon's shortest rounds. SeqCst load: pairs with
+    /// sysmon's store of `sysmon_sleeping` before it re-reads `npidle` (`sysmon.rs`),
+    /// whose decrement (taking a P off the idle list) comes before this.
     pub(crate) fn wake_sysmon(&self) {
         if self.netpoll.has_waiters() {
             return;

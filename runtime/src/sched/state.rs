@@ -30,6 +30,11 @@
 //! So an unpark always finds the G either `ACTIVE` (and leaves a token that step 1 or
 //! step 3 sees) or `WAITING` (and queues it) — never neither.
 //!
+//! A G that must stay on its M (locked or panicking, `pinned.rs`) does step 3 itself,
+//! on its own stack, without switching: it first tags its saved-stack-pointer slot
+//! with its M, which forbids whoever queues it to switch to that stack — so "queued"
+//! no longer means "someone may resume this stack now", and the stack may stay in use.
+//!
 //! Rejected designs: a plain "is parked" flag set before the switch lets a waker queue
 //! the G while its stack is still live on the old M, and two Ms run on one stack; a lock
 //! held across the switch (Go's `unlockf` run on g0) would need every channel lock to be

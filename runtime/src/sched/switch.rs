@@ -17,13 +17,15 @@
 //! whoever resumes a context passes its own M as the return value of that context's
 //! `switch`, or as `task_main`'s second argument.
 
-use super::g::G;
+use super::g::{FRESH, G};
 use super::locals;
 use super::m::{M, Pending, current_m};
 use super::p::{P, exit_begins, free_stack, take_stack};
+use super::pinned;
 use super::queue::{self, Local};
 use super::ready::{push_local, unpark_timer};
 use super::runtime::{Runtime, runtime};
+use super::wake::wake_idle;
 use crate::arch;
 use std::ptr;
 use std::sync::atomic::Ordering;
@@ -36,11 +38,23 @@ pub(crate) const GLOBAL_TICK: u32 = 61;
 impl M {
     /// Makes `g` the running G of this M and P. A G that never ran takes the stack it
     /// was promised at spawn, from this P's cache.
+    ///
+    /// A G pinned to another M (`pinned.rs`) is not run either: it goes into
+    /// `M::handback`, `false` is returned, and the caller must go to g0, which hands
+    /// this M's P to that G's M (Q1).
     #[inline]
-    pub(crate) fn begin_run(&self, p: &'static P, g: &'static G) {
+    pub(crate) fn begin_run(&self, p: &'static P, g: &'static G) -> bool {
         // SAFETY: this M holds `g` (it was just taken off a queue).
-        if unsafe { g.needs_stack() } {
-            give_stack(p, g);
+        if unsafe { g.needs_attention() } {
+            // SAFETY: as above.
+            if unsafe { g.pinned_to() }.is_some() {
+                return self.hold_for_handback(g);
+            }
+            // The first run: the stack promised at spawn.
+            // SAFETY: as above.
+            if unsafe { g.needs_stack() } {
+                give_stack(p, g);
+            }
         }
         self.curg.set(g);
         // Only this M writes it; sysmon reads it. (The preempt flag is cleared by
@@ -49,6 +63,15 @@ impl M {
             p.schedtick.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
+        true
+    }
+
+    /// `begin_run` popped a G pinned to another M: keeps it for g0 to hand that M this
+    /// M's P (Q1 of `pinned.rs`). Returns `false`: the G is not run here.
+    #[cold]
+    fn hold_for_handback(&self, g: &'static G) -> bool {
+        self.handback.set(g);
+        false
     }
 
     /// Picks the next G from this M's P without leaving the current stack: the global
@@ -93,29 +116,67 @@ impl M {
     /// Returns when `g` is resumed — perhaps on another M — after running the pending
     /// work that M left.
     #[inline]
-    pub(crate) fn switch_from(&'static self, g: &G, next: Option<&'static G>, pending: Pending) {
-        self.pending.set(pending);
+    pub(crate) fn switch_from(
+        &'static self,
+        g: &G,
+        mut next: Option<&'static G>,
+        pending: Pending,
+    ) {
+        debug_assert!(
+            !pinned::must_stay(self),
+            "gogreen: fatal: switching away from a pinned G"
+        );
         let Some(p) = self.p() else {
             crate::fatal!("switching away from a G on an M without a P")
         };
-        if let Some(n) = next {
-            self.begin_run(p, n);
+        while let Some(n) = next {
+            if self.begin_run(p, n) {
+                break;
+            }
+            if !self.handback.get().is_null() {
+                next = None; // g0 hands the P over (Q1 of `pinned.rs`).
+                break;
+            }
+            next = self.next_local(runtime());
         }
         let resumer = match next {
             Some(n) => {
+                self.pending.set(pending);
                 // SAFETY: (1) `g` is the running G and `g.sp` is its own save slot;
                 // (2) `n` was popped from this P's queues, so this M holds it and may
                 // switch to it; (3) no panic unwinds through here.
                 unsafe { enter(g.sp.get(), n, self) }
             }
-            None => {
-                self.curg.set(ptr::null());
-                // SAFETY: g0 is suspended in `m_main` waiting for exactly this.
-                unsafe { arch::switch(g.sp.get(), *self.g0_sp.get(), self as *const M as *mut ()) }
-            }
+            None => self.enter_g0(g, pending),
         };
         // SAFETY: whoever resumed us passed its own M (see `enter`).
         after_switch(unsafe { &*(resumer as *const M) });
+    }
+
+    /// Switches from the running G `g` to this M's own stack (g0), leaving `pending`
+    /// for it. Needs no P: a G back from a blocking call without one goes this way
+    /// (`blocking.rs`), and so does a locked G that exits. Returns when `g` is resumed
+    /// — perhaps on another M.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn switch_to_g0(&'static self, g: &G, pending: Pending) {
+        let resumer = self.enter_g0(g, pending);
+        // SAFETY: whoever resumed us passed its own M (see `enter`).
+        after_switch(unsafe { &*(resumer as *const M) });
+    }
+
+    /// The switch to g0 itself; returns what the resuming context passes (its M).
+    #[inline]
+    fn enter_g0(&'static self, g: &G, pending: Pending) -> *mut () {
+        debug_assert!(
+            !pinned::must_stay(self) || matches!(pending, Pending::Exit(_)),
+            "gogreen: fatal: switching away from a pinned G"
+        );
+        self.pending.set(pending);
+        self.curg.set(ptr::null());
+        // SAFETY: g0 is suspended in `m_main` waiting for exactly this; `g.sp` is the
+        // running G's own save slot; no panic unwinds through here.
+        unsafe { arch::switch(g.sp.get(), *self.g0_sp.get(), self as *const M as *mut ()) }
     }
 }
 
@@ -133,7 +194,7 @@ pub(crate) unsafe fn enter(save: *mut *mut u8, g: &G, m: &'static M) -> *mut () 
     // SAFETY: per the contract.
     unsafe {
         let sp = *g.sp.get();
-        if sp.is_null() {
+        if sp == FRESH {
             arch::start(save, g.entry_sp(), g as *const G as *mut (), task_main, m)
         } else {
             arch::switch(save, sp, m)
@@ -143,7 +204,9 @@ pub(crate) unsafe fn enter(save: *mut *mut u8, g: &G, m: &'static M) -> *mut () 
 
 /// Runs the work the previous context left behind on `m`, the M we now run on. Every
 /// landing point of a switch calls this first.
-#[inline]
+// Always inlined: it sits on every switch, and the inliner otherwise gives up on it for
+// having four callers (measured: +20 instructions per yield).
+#[inline(always)]
 pub(crate) fn after_switch(m: &M) {
     match m.pending.replace(Pending::None) {
         Pending::None => {}
@@ -163,7 +226,19 @@ pub(crate) fn after_switch(m: &M) {
             // SAFETY: as above; we switched away from its stack for good.
             unsafe { retire(runtime(), m.p(), &*g) };
         }
+        Pending::Inject(g) => inject(g),
     }
+}
+
+/// `Pending::Inject`: queues a G back from a blocking call that found no P. Off the
+/// hot path, and out of line, so that `after_switch` stays small enough to inline.
+#[cold]
+#[inline(never)]
+fn inject(g: *const G) {
+    let rt = runtime();
+    rt.inject.push(g as *mut G);
+    // Off any P: the fenced check keeps the no-lost-wake-up promise.
+    wake_idle(rt);
 }
 
 /// Frees what an ended task held: its stack, and its header if the handle is gone too.
@@ -219,8 +294,16 @@ unsafe extern "C" fn task_main(arg: *mut (), m: *mut ()) -> ! {
         exit_begins(p);
     }
     g.complete();
-    let next = m.next_local(runtime());
-    m.switch_from(g, next, Pending::Exit(g));
+    if m.locked.get() != 0 {
+        // A locked G takes its thread with it (`pinned.rs`): g0 frees the G, gives the
+        // P away and ends the thread.
+        m.locked.set(0);
+        m.exiting.set(true);
+        m.switch_to_g0(g, Pending::Exit(g));
+    } else {
+        let next = m.next_local(runtime());
+        m.switch_from(g, next, Pending::Exit(g));
+    }
     crate::fatal!("an exited G was resumed")
 }
 

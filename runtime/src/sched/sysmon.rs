@@ -13,39 +13,60 @@
 //!   wake-up a running P skipped);
 //! - after 10 ms, sets its `preempt` flag, which `gogreen::preempt_point` checks.
 //!
+//! # Blocking calls' Ps
+//!
+//! A P that a blocking call left in its syscall word (`syscall.rs`) is taken back
+//! (R1–R2) once the same call has held it for a whole period and the P could be used:
+//! work is queued on it, or nobody spins and no P is idle (work made runnable now
+//! would find no P), or the call has lasted 10 ms. sysmon then gives it away
+//! (`handoff.rs`). Such a P is not stuck: its M holds no P, and its clock restarts
+//! when the call returns.
+//!
 //! # Spare Ps
 //!
 //! A P whose M has been stuck in one G for 10 ms — a CPU-bound loop, or a call that
-//! blocks the OS thread (`std::fs::read`, `std::thread::sleep`) — while other Gs wait
-//! that nobody takes (its ring, or the global queue, has not been drained at all for
-//! as long) and no P is idle to run them, is *replaced*. (A G that keeps its P
-//! busy spawning while other Ps run what it spawns is not stuck: its ring is drained.)
-//! Replaced means: sysmon puts a spare P in play on an M
-//! of its own, which steals the stuck P's queue, and marks the stuck P
-//! `retired`. The stuck M keeps running its G undisturbed — nothing interrupts it, and
-//! its P stays its own, so no queue ever has two owners. At its next scheduling point
-//! (the G parks, yields, exits, or calls `preempt_point` after its flag is up) it gives
-//! the retired P up: what is queued there goes to the global queue, its timers to the
-//! spare that replaced it, the P to the spares, and the M goes to sleep. Go hands the
-//! stuck P itself to another M; replacing it instead costs the hot paths nothing but
-//! one flag load in `next_local`. Up to `SPARES` (or `procs`, if more) Ps can be
-//! replaced at once, that is, that many Gs stuck at the same time; beyond that, queued
-//! work waits until one of them returns.
+//! blocks the OS thread without `gogreen::blocking` (`std::fs::read`,
+//! `std::thread::sleep`) — while other Gs wait that nobody takes (its ring, or the
+//! global queue, has not been drained at all for as long) and no P is idle to run
+//! them, is *replaced*. (A G that keeps its P busy spawning while other Ps run what it
+//! spawns is not stuck: its ring is drained.) Replaced means: sysmon puts a spare P in
+//! play on an M of its own and marks the stuck P `retired`. The stuck M keeps running
+//! its G undisturbed — nothing interrupts it, and its P stays its own, so no queue ever
+//! has two owners. At its next scheduling point (the G parks, yields, exits, or calls
+//! `preempt_point` after its flag is up) it gives the retired P up
+//! (`handoff::retire_p`): what is queued there goes to the global queue, its timers to
+//! the spare that replaced it, the P to the spares, and the M goes to sleep. Go hands
+//! the stuck P itself to another M; replacing it instead costs the hot paths nothing
+//! but one flag load in `next_local`.
+//!
+//! Until then the retired P's queue is *rescued*: at the replacement and at every look
+//! after, sysmon moves whatever is queued there (`runnext` and the ring, taken as a
+//! thief takes) to the global queue and wakes an M. Otherwise a G queued behind two
+//! stuck calls on one processor would wait for the first call to return (the spare
+//! steals half the ring, then gets stuck in the second call, and a retired P is never
+//! replaced again); and a G holding a `std::sync::Mutex` that the stuck M waits for
+//! would never run — a deadlock. Whatever state its P is in — held and running,
+//! retired, in a blocking call's syscall word, idle — no queued G waits for a stuck
+//! call to return while a spare is left. Up to `SPARES` (or `procs`, if more) Ps can
+//! be replaced at once, that is, that many Gs stuck at the same time; beyond that, or
+//! at the thread limit (`wake.rs`), queued work waits until one of them returns.
 //!
 //! It also runs timers more than a millisecond overdue (their Ps are all busy), polls
 //! for I/O when Gs wait on it and nobody has polled for 10 ms (every P busy with long
 //! queues, so none ran dry and looked; Go's sysmon does the same), and every half second
 //! trims stacks that sat unused in the global pool. When every P is idle and no timer
-//! is pending it sleeps until an M is started — or, while Gs wait on I/O, for at most
+//! is pending it sleeps until a P leaves the idle list (whoever takes one wakes it:
+//! `wake::start_m`, `Runtime::take_idle_p`) — or, while Gs wait on I/O, for at most
 //! 10 ms: the idle M blocked in `epoll_wait` watches the sockets, and takes a P for the
-//! Gs they ready without starting an M.
+//! Gs they ready without starting an M or waking sysmon.
 
 use super::g::G;
+use super::handoff::give_up_p;
 use super::p::P;
 use super::runtime::Runtime;
 use super::sleeper::NEVER;
 use super::switch::run_timers;
-use super::wake::{start_m, wake_idle};
+use super::wake::{start_m, wake_idle, warn_no_thread};
 use crate::stack::pool;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -84,6 +105,10 @@ struct Seen {
     taken: u32,
     /// Since when the ring has held work that nobody took.
     undrained_since: Instant,
+    /// The blocking call holding the P at the previous look (`syscall.rs`), or 0.
+    syscall: u32,
+    /// Since when that call has held it.
+    syscall_since: Instant,
 }
 
 fn run(rt: &'static Runtime) -> ! {
@@ -95,6 +120,8 @@ fn run(rt: &'static Runtime) -> ! {
             since: Instant::now(),
             taken: 0,
             undrained_since: Instant::now(),
+            syscall: 0,
+            syscall_since: Instant::now(),
         };
         rt.ps.len()
     ];
@@ -104,18 +131,19 @@ fn run(rt: &'static Runtime) -> ! {
     loop {
         if all_idle(rt) {
             // Trim everything pooled (two rounds: hot, then aging), then sleep until
-            // an M starts. `sysmon_sleeping` before the re-check pairs with `npidle` in
-            // `Runtime::wake_sysmon`'s caller: one of the two sees the other.
-            //
-            // While Gs wait on I/O, a P also comes back into use without an M being
-            // started: the idle M blocked in `epoll_wait` takes one for the Gs it
-            // readies (`worker::run_polled`). Waking sysmon there would cost a futex
-            // wake-up, and then sysmon's 20 µs round, on every request of a server that
-            // keeps going idle between requests; so sysmon sleeps at most one long
-            // period instead, and looks.
+            // a P leaves the idle list. `sysmon_sleeping` before the re-check pairs
+            // with `npidle` in `Runtime::wake_sysmon`'s callers (`wake::start_m`,
+            // `Runtime::take_idle_p`): one of the two sees the other.
             pool::POOL.scavenge();
             pool::POOL.scavenge();
             rt.sysmon_sleeping.store(true, Ordering::SeqCst);
+            //
+            // While Gs wait on I/O, a P also comes back into use without sysmon being
+            // woken: the idle M blocked in `epoll_wait` takes one for the Gs it readies
+            // (`worker::run_polled`). Waking sysmon there would cost a futex wake-up,
+            // and then sysmon's 20 µs round, on every request of a server that keeps
+            // going idle between requests; so sysmon sleeps at most one long period
+            // instead, and looks (`Runtime::wake_sysmon`).
             if all_idle(rt) {
                 let until = rt.netpoll.has_waiters().then(|| Instant::now() + MAX_DELAY);
                 rt.sysmon_parker.park(until);
@@ -136,6 +164,18 @@ fn run(rt: &'static Runtime) -> ! {
         inject_taken = taken;
         let inject_stuck = now.duration_since(inject_undrained_since) >= HANDOFF_AFTER;
         for (p, seen) in rt.ps.iter().zip(seen.iter_mut()) {
+            if retake(rt, p, seen, now) {
+                acted = true;
+            }
+            if p.syscall.current() != 0 {
+                // Its M is in a blocking call, not stuck on the P: when it comes back,
+                // the P's clock starts again.
+                (seen.tick, seen.since) = (p.schedtick.load(Ordering::Relaxed), now);
+                continue;
+            }
+            if p.retired.load(Ordering::Acquire) && rescue_retired(rt, p) {
+                acted = true;
+            }
             let tick = p.schedtick.load(Ordering::Relaxed);
             let taken = p.runq.taken();
             if p.runq.ring_is_empty() || taken != seen.taken {
@@ -170,9 +210,13 @@ fn run(rt: &'static Runtime) -> ! {
                 acted = true;
             }
         }
-        // A missed wake-up (see `ready::submit_new`) leaves work queued beside an
+        // A missed wake-up (see `ready::submit_new`), or a P that went idle with work
+        // because no M could be started (`handoff.rs`), leaves work queued beside an
         // idle P: one look per period catches it.
-        if rt.idle.npidle() > 0 && rt.in_play().any(|p| !p.runq.ring_is_empty()) && wake_idle(rt) {
+        if rt.idle.npidle() > 0
+            && (!rt.inject.is_empty() || rt.in_play().any(|p| !p.runq.ring_is_empty()))
+            && wake_idle(rt)
+        {
             acted = true;
         }
         let now_ns = rt.now();
@@ -208,14 +252,17 @@ fn run(rt: &'static Runtime) -> ! {
     }
 }
 
+/// Every P in play is idle, nothing is queued globally, no timer is pending. With a
+/// spare in play, `procs` idle Ps are not all of them: a retired P whose M is stuck is
+/// in play and busy, so the idle count is compared with the Ps in play.
 fn all_idle(rt: &Runtime) -> bool {
-    rt.idle.npidle() == rt.idle.nprocs() && rt.inject.is_empty() && rt.earliest_timer() == NEVER
+    rt.idle.npidle() >= rt.in_play().count() && rt.inject.is_empty() && rt.earliest_timer() == NEVER
 }
 
 /// sysmon found `stuck`'s M stuck in one G while work waits and no P is idle: put a
 /// spare P in play, on an M of its own, and mark `stuck` for retirement. The new M
 /// steals `stuck`'s queued Gs; the stuck M gives `stuck` up at its next scheduling
-/// point (`worker::retire_p`). Returns whether a spare was left.
+/// point (`handoff::retire_p`). Returns whether a spare was left.
 fn hand_off(rt: &'static Runtime, stuck: &P) -> bool {
     let Some(spare) = rt.spares.lock().pop() else {
         return false;
@@ -223,6 +270,53 @@ fn hand_off(rt: &'static Runtime, stuck: &P) -> bool {
     rt.ps[spare].in_play.store(true, Ordering::Release);
     stuck.successor.store(spare, Ordering::Release);
     stuck.retired.store(true, Ordering::Release);
-    start_m(rt, spare, rt.idle.pop_idle_m(), false);
+    if let Err(e) = start_m(rt, spare, rt.idle.pop_idle_m(), false) {
+        // No thread for the spare: undo, and let the stuck P's work wait.
+        warn_no_thread(&e);
+        stuck.retired.store(false, Ordering::Release);
+        rt.ps[spare].in_play.store(false, Ordering::Release);
+        rt.spares.lock().push(spare);
+        return false;
+    }
+    // The stuck M will not run its queue: every G there goes where the spare (and any
+    // other M) finds it.
+    rescue_retired(rt, stuck);
+    true
+}
+
+/// Moves the Gs queued on a retired P, whose M is stuck in one G, to the global queue,
+/// and wakes an M for them: the queue of a retired P is rescued at every look, whatever
+/// its M does meanwhile, so no G waits for the stuck call to return. Returns whether
+/// it moved any.
+fn rescue_retired(rt: &'static Runtime, p: &P) -> bool {
+    let mut queued: Vec<_> = p.runq.take_runnext().into_iter().collect();
+    queued.extend(p.runq.take_all());
+    if queued.is_empty() {
+        return false;
+    }
+    rt.inject.push_batch(queued);
+    wake_idle(rt);
+    true
+}
+
+/// R1–R2 of `syscall.rs`: takes `p` from a blocking call that has held it for a whole
+/// period, if something could use it, and gives it away. Go's rule — the P has queued
+/// work, or nobody spins and no P is idle (new work would find no P), or the call has
+/// lasted 10 ms — or one of its timers is due. Returns whether it took the P.
+fn retake(rt: &'static Runtime, p: &'static P, seen: &mut Seen, now: Instant) -> bool {
+    let call = p.syscall.current();
+    if call == 0 || call != seen.syscall {
+        (seen.syscall, seen.syscall_since) = (call, now);
+        return false;
+    }
+    let wanted = p.runq.has_work()
+        || rt.idle.nmspinning() + rt.idle.npidle() == 0
+        || now.duration_since(seen.syscall_since) >= HANDOFF_AFTER
+        || p.timers.next() <= rt.now();
+    if !wanted || !p.syscall.retake(call) {
+        return false;
+    }
+    seen.syscall = 0;
+    give_up_p(rt, p);
     true
 }

@@ -7,15 +7,20 @@
 //! spinners as busy Ps — other Ps' rings (steal half, from a random victim), and finally
 //! give the P up and sleep (steps T1–T5 of `idle.rs`). One sleeping M watches the timers
 //! and the poller, blocked in `epoll_wait` (`sleeper.rs`, `netpoll/poller.rs`).
+//!
+//! Between Gs, g0 also hands its P to the M of a pinned G it popped (Q1 of
+//! `pinned.rs`), sleeps when it has no P (after that, or when a G back from a blocking
+//! call found none), and ends the thread of an M whose locked G exited.
 
 use super::g::G;
+use super::handoff::{give_up_p, retire_p};
 use super::m::M;
 use super::p::P;
 use super::ready::push_local;
 use super::runtime::{Runtime, runtime};
 use super::sleeper::NEVER;
 use super::switch::{after_switch, enter, run_timers};
-use super::wake::{wake_idle, wakep};
+use super::wake::{start_m, wake_idle, wakep};
 use crate::stack::overflow;
 use std::ptr;
 use std::sync::atomic::Ordering;
@@ -40,11 +45,25 @@ pub(crate) fn m_main(m: &'static M, p: usize, spinning: bool) {
     m.p.set(&rt.ps[p]);
     m.spinning.set(spinning);
     loop {
+        // Q1 of `pinned.rs`: this M popped a G pinned to another M; that M gets the P.
+        let handback = m.handback.replace(ptr::null());
+        if !handback.is_null() {
+            hand_back(rt, m, handback);
+        }
+        if m.exiting.get() {
+            end_thread(rt, m);
+            return;
+        }
+        if m.p().is_none() {
+            stop_m(rt, m);
+        }
         let g = find_runnable(rt, m);
         let Some(p) = m.p() else {
             crate::fatal!("find_runnable returned without a P")
         };
-        m.begin_run(p, g);
+        if !m.begin_run(p, g) {
+            continue;
+        }
         // SAFETY: `find_runnable` took `g` off a queue, so this M holds it; g0's save
         // slot is this M's own.
         unsafe { enter(m.g0_sp.get(), g, m) };
@@ -72,7 +91,11 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
             crate::fatal!("looking for work without a P")
         };
         if p.retired.load(Ordering::Acquire) {
-            retire_p(rt, m, p);
+            m.p.set(ptr::null());
+            if m.spinning.replace(false) {
+                rt.idle.stop_spinning();
+            }
+            retire_p(rt, p);
             stop_m(rt, m);
             continue;
         }
@@ -129,7 +152,7 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
             rt.idle.stop_spinning();
             // T4: re-check every queue.
             if any_work(rt)
-                && let Some(pid) = rt.idle.take_idle_p()
+                && let Some(pid) = rt.take_idle_p()
             {
                 m.p.set(&rt.ps[pid]);
                 m.spinning.set(true);
@@ -159,28 +182,36 @@ fn poll_io(rt: &'static Runtime, m: &'static M) -> Option<&'static G> {
     Some(first)
 }
 
-/// Gives up a P that sysmon replaced by a spare while this M was stuck in one G: its
-/// queued Gs go to the global queue, its timers to its successor, the P to the spares
-/// (the other half of `sysmon::hand_off`).
-fn retire_p(rt: &'static Runtime, m: &M, p: &'static P) {
-    let mut q = m.runq(p);
-    let mut queued: Vec<*mut G> = q.take_runnext().into_iter().collect();
-    while let Some(g) = q.pop() {
-        queued.push(g);
-    }
-    p.timers
-        .move_to(&rt.ps[p.successor.load(Ordering::Acquire)].timers);
+/// Q1 of `pinned.rs`: gives this M's P to the M that `g` (just popped, so held by
+/// this M) is pinned to, and wakes it; this M then has no P.
+fn hand_back(rt: &'static Runtime, m: &M, g: *const G) {
+    // SAFETY: G headers are never freed; this M holds `g`.
+    let Some(owner) = (unsafe { (*g).pinned_to() }) else {
+        crate::fatal!("handing a P back for a G that is not pinned")
+    };
+    let Some(p) = m.p() else {
+        crate::fatal!("handing back a P this M does not hold")
+    };
     m.p.set(ptr::null());
-    if m.spinning.replace(false) {
-        rt.idle.stop_spinning();
+    // SAFETY: a pin names an M, and Ms are never freed.
+    let owner: &'static M = unsafe { &*(owner as *const M) };
+    // Cannot fail: an M is given, no thread is started.
+    let _ = start_m(rt, p.id, Some(owner), false);
+}
+
+/// The thread of an M whose locked G exited ends (`pinned.rs`): its P goes to
+/// another M, and the thread's locals are dropped as it returns.
+fn end_thread(rt: &'static Runtime, m: &'static M) {
+    if let Some(p) = m.p() {
+        m.p.set(ptr::null());
+        give_up_p(rt, p);
     }
-    p.retired.store(false, Ordering::Relaxed);
-    p.in_play.store(false, Ordering::Release);
-    rt.spares.lock().push(p.id);
-    if !queued.is_empty() {
-        rt.inject.push_batch(queued);
-        wake_idle(rt);
-    }
+    // From here this thread is a plain one: its thread-locals' destructors, which run
+    // after it returns, may call into the runtime, and must not find `m` — which a new
+    // thread may be using by then.
+    m.unbind_thread();
+    rt.live_ms.fetch_sub(1, Ordering::Relaxed);
+    rt.dead_ms.lock().push(m);
 }
 
 /// Whether any queue or timer has work (T4's re-check).
