@@ -17,6 +17,13 @@ use std::time::{Duration, Instant};
 /// processor that steals it); from a plain OS thread it goes to the global queue. The
 /// runtime starts on first use.
 ///
+/// ```
+/// // From `main` (a plain OS thread) or from another green thread alike.
+/// let handles: Vec<_> = (0..10u64).map(|i| gogreen::spawn(move || i * i)).collect();
+/// let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+/// assert_eq!(squares[9], 81);
+/// ```
+///
 /// # Panics
 ///
 /// If no stack can be had (address space or mapping limit exhausted); use
@@ -32,6 +39,19 @@ where
 }
 
 /// Green-thread settings: a name, a stack size, and whether it keeps one OS thread.
+///
+/// ```
+/// let h = gogreen::Builder::new()
+///     .name("parser")
+///     .stack_size(256 * 1024) // deep recursion ahead
+///     .spawn(|| gogreen::current().unwrap().name().map(str::to_owned))
+///     .expect("a stack could be had");
+/// assert_eq!(h.join().unwrap().as_deref(), Some("parser"));
+///
+/// // Bad input is an error, not a panic.
+/// let err = gogreen::Builder::new().stack_size(1).spawn(|| ()).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+/// ```
 #[derive(Debug, Default)]
 pub struct Builder {
     name: Option<String>,
@@ -103,6 +123,15 @@ impl Builder {
 /// An owned permission to join a green thread (wait for it and take its result).
 ///
 /// Dropping the handle detaches the task: it runs to the end and its result is dropped.
+///
+/// ```
+/// let ok = gogreen::spawn(|| "done");
+/// let failed = gogreen::spawn(|| -> u32 { panic!("no luck") });
+/// assert_eq!(ok.join().unwrap(), "done");
+/// // A panic comes back as `Err` with its payload, as with `std::thread`.
+/// let payload = failed.join().unwrap_err();
+/// assert_eq!(payload.downcast_ref::<&str>(), Some(&"no luck"));
+/// ```
 pub struct JoinHandle<T> {
     g: &'static G,
     task: Task,
@@ -199,6 +228,20 @@ pub fn yield_now() {
 
 /// Sleeps for `d`: parks only the green thread when called in one (its OS thread runs
 /// others meanwhile); sleeps the OS thread otherwise.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// // A thousand sleepers share the runtime's few OS threads: about 10 ms in all, not
+/// // a thousand times that.
+/// let start = Instant::now();
+/// let sleepers: Vec<_> = (0..1000)
+///     .map(|_| gogreen::spawn(|| gogreen::sleep(Duration::from_millis(10))))
+///     .collect();
+/// for s in sleepers {
+///     s.join().unwrap();
+/// }
+/// assert!(start.elapsed() >= Duration::from_millis(10));
+/// ```
 pub fn sleep(d: Duration) {
     if !sched::in_green_thread() {
         std::thread::sleep(d);
