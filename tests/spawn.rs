@@ -243,8 +243,12 @@ fn a_million_spawns_reuse_their_memory() {
             "stacks were not reused: {before:?} -> {after:?}"
         );
     } else {
-        assert_eq!(
-            after.stacks, before.stacks,
+        // At most one more carve (256 slots): a processor that first ran a task after
+        // the warm-up (with `GOGREEN_PROCS` above the cores, under load, some idle
+        // through all five warm-up batches) fills its cache once. Without reuse, the
+        // million would have carved a million.
+        assert!(
+            after.stacks <= before.stacks + 256,
             "spawns after warm-up carved new stacks: {before:?} -> {after:?}"
         );
     }
