@@ -109,6 +109,8 @@ struct Seen {
     syscall: u32,
     /// Since when that call has held it.
     syscall_since: Instant,
+    /// Whether the P was in play at the previous look.
+    in_play: bool,
 }
 
 fn run(rt: &'static Runtime) -> ! {
@@ -122,6 +124,7 @@ fn run(rt: &'static Runtime) -> ! {
             undrained_since: Instant::now(),
             syscall: 0,
             syscall_since: Instant::now(),
+            in_play: false,
         };
         rt.ps.len()
     ];
@@ -177,6 +180,18 @@ fn run(rt: &'static Runtime) -> ! {
                 acted = true;
             }
             let tick = p.schedtick.load(Ordering::Relaxed);
+            // A P's clock starts when it comes into play. A spare waits unused for as
+            // long as nobody needs it, so its `since` is old; just put in play, on a
+            // loaded machine its new M may not have run yet, and with that old clock it
+            // would look stuck at once and be replaced, and its replacement too (a trace
+            // showed 15 spares put in play within 0.8 ms).
+            let in_play = p.in_play.load(Ordering::Acquire);
+            if in_play != seen.in_play || !in_play {
+                seen.in_play = in_play;
+                (seen.tick, seen.since, seen.undrained_since) = (tick, now, now);
+                seen.taken = p.runq.taken();
+                continue;
+            }
             let taken = p.runq.taken();
             if p.runq.ring_is_empty() || taken != seen.taken {
                 seen.undrained_since = now;
