@@ -133,6 +133,12 @@ def main():
     ap.add_argument("--project-bin", default="target/release/examples/servers")
     ap.add_argument("modes", nargs="*", default=["echo", "http", "chat"])
     a = ap.parse_args()
+    for mode in a.modes:
+        if mode not in ("echo", "http", "chat"):
+            sys.exit("unknown mode %s: use echo, http or chat (idle costs no CPU per operation)" % mode)
+    for name in a.against.split(","):
+        if name not in ("go", "tokio"):
+            sys.exit("unknown server %s for --against: use go, tokio or go,tokio" % name)
     nc = compare_module()
     servers = {"go": os.path.join(TMP, "anchors-net-server"),
                "tokio": os.path.join(TMP, "anchors-net-tokio-target", "release", "tokio-servers")}
@@ -152,8 +158,6 @@ def main():
         rows = {name: [] for name, _ in chosen}
         for _ in range(a.runs):
             for name, path in chosen:
-                if name == "tokio" and mode not in ("echo", "http", "chat"):
-                    continue
                 rows[name].append(one(nc, mode, path, load, free_port(), counting))
         for name, _ in chosen:
             med = {c: statistics.median(r[c] for r in rows[name]) for c in columns}
