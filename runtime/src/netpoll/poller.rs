@@ -20,6 +20,7 @@ use super::desc::{Desc, Dir, Waiter, split_token};
 use super::epoll::{self, Epoll, Event};
 use crate::sched::g::G;
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -126,8 +127,9 @@ impl Poller {
     }
 
     fn poll(&self, timeout: Option<Duration>, blocking: bool, out: &mut Vec<&'static G>) {
-        let mut events = [Event { events: 0, u64: 0 }; EVENTS];
-        let n = self.epoll.wait(&mut events, timeout);
+        let mut events = [MaybeUninit::<Event>::uninit(); EVENTS];
+        let events = self.epoll.wait(&mut events, timeout);
+        let n = events.len();
         let now = self.clock();
         if blocking {
             self.last_poll.store(now, Ordering::Relaxed);
@@ -148,7 +150,7 @@ impl Poller {
                 out.push(w.g);
             }
         };
-        for ev in &events[..n] {
+        for ev in events {
             // Copies: the struct is packed.
             let (token, bits) = (ev.u64, ev.events);
             if token == epoll::INTERRUPT {
