@@ -47,6 +47,7 @@ mod runtime;
 mod settings;
 mod sleeper;
 mod spawn;
+mod steal;
 pub(crate) mod state;
 mod switch;
 pub(crate) mod syscall;
