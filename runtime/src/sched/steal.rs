@@ -72,6 +72,8 @@ const PATIENT_RING: usize = 4;
 const STUCK: Duration = Duration::from_micros(5);
 /// A small ring nothing has left for this long is taken, however busy its owner.
 const PATIENCE: Duration = Duration::from_micros(50);
+/// How often a waiting thief reads an owner's `schedtick`.
+const TICK_POLL: Duration = Duration::from_micros(2);
 
 /// What a thief has seen of the small rings it left alone. Its own, for one search
 /// (`worker::find_runnable`).
@@ -89,6 +91,8 @@ struct Seen {
     head_since: Instant,
     tick: u32,
     tick_since: Instant,
+    /// When `tick` was last read.
+    tick_read: Instant,
 }
 
 impl Patience {
@@ -110,23 +114,33 @@ impl Patience {
         if len > PATIENT_RING {
             return true;
         }
-        // Relaxed: each value is only compared with an earlier one of the same word.
-        let head = victim.runq.taken();
-        let tick = victim.schedtick.load(Ordering::Relaxed);
         if self.seen.len() <= i {
             self.seen.resize(i + 1, None);
         }
-        let seen = self.seen[i].get_or_insert(Seen {
-            head,
-            head_since: now,
-            tick,
-            tick_since: now,
+        // Relaxed: each value is only compared with an earlier one of the same word.
+        let head = victim.runq.taken();
+        let seen = self.seen[i].get_or_insert_with(|| {
+            let tick = victim.schedtick.load(Ordering::Relaxed);
+            Seen {
+                head,
+                head_since: now,
+                tick,
+                tick_since: now,
+                tick_read: now,
+            }
         });
         if seen.head != head {
             (seen.head, seen.head_since) = (head, now);
         }
-        if seen.tick != tick {
-            (seen.tick, seen.tick_since) = (tick, now);
+        // The owner writes `schedtick` at every switch: each read here costs it a cache
+        // miss, so it is read only every `TICK_POLL` (the ends of the ring change
+        // rarely, and are read at every look).
+        if now.duration_since(seen.tick_read) >= TICK_POLL {
+            seen.tick_read = now;
+            let tick = victim.schedtick.load(Ordering::Relaxed);
+            if seen.tick != tick {
+                (seen.tick, seen.tick_since) = (tick, now);
+            }
         }
         let may = now.duration_since(seen.tick_since) >= STUCK
             || now.duration_since(seen.head_since) >= PATIENCE;
