@@ -136,8 +136,11 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
             }
             // Gs wait on a small ring for an owner that is getting to them: keep looking
             // — own queues and timers first — with this P, spinning, until they are run
-            // or stolen (`steal.rs`, "Nothing is stranded").
+            // or stolen (`steal.rs`, "Nothing is stranded"). Between rounds, the core goes
+            // to any other thread that wants it: on a busy machine that may be the owner
+            // this M waits for, and a spinning thread would take the time it needs.
             if patience.waiting() && !rt.netpoll.has_waiters() {
+                std::thread::yield_now();
                 continue;
             }
         }
