@@ -48,11 +48,35 @@
 //!
 //! # Nothing is stranded
 //!
-//! A thief that leaves a ring alone keeps looking: it goes on spinning, and does not
-//! give its P up while it waits on a ring (`worker::find_runnable`); every G it leaves
-//! is run by the owner or stolen within [`PATIENCE`]. Should it give up all the same (Gs
-//! wait on I/O, see `worker.rs`), T4 of the idle protocol sees the ring and it spins
-//! again. Patience delays a steal; it never turns one into a sleep.
+//! Patience changes who runs a queued G and when, never whether it runs. The steps (the
+//! idle protocol's S1–S6 and T1–T5 are in `idle.rs`):
+//!
+//! - N1. A thief that leaves a non-empty ring alone records it ([`Patience::waiting`])
+//!   and stays a spinning M holding its P (`worker::find_runnable`): it looks again —
+//!   own queues, timers, global queue, then every ring — until the G is run by its
+//!   owner or stolen. It yields its OS thread between rounds, but it does not run T1.
+//! - N2. While it spins, `nmspinning ≥ 1`, so submitters skip their wake-ups (S3): that
+//!   is sound because this spinner re-reads every queue (N1) — the same reason any
+//!   spinner lets S3 skip.
+//! - N3. Every G it leaves is taken within [`PATIENCE`] of the thief first seeing the
+//!   ring, or within [`STUCK`] of the owner's last switch: the owner runs it (a running
+//!   owner reaches its ring at least every `RUNNEXT_STREAK_MAX` picks) or, once either
+//!   limit passes, the thief steals it. Times are the thief's own clock readings;
+//!   `head` and `schedtick` only say whether anything changed since.
+//! - N4. The one way out of N1 with a ring left alone: Gs wait on I/O (a spinner must
+//!   not burn the CPU the clients need, `worker.rs`). Then the thief gives up through
+//!   T1–T3, and T4's re-check sees the non-empty ring and spins again: the protocol's
+//!   own argument covers it.
+//!
+//! Orderings: the thief's reads of the victim's ring ends (`len`, `taken`: Acquire, as
+//! every reader of the ring's ends) and of `schedtick` (Relaxed) only decide *when* to
+//! steal; the steal itself is `queue.rs`'s CAS on `head`, whatever they said. A stale
+//! value delays a steal by one look (at most a few microseconds) or makes one early —
+//! which is what the thief did before patience. No wake-up depends on them.
+//!
+//! The cost: a thief waiting on a small ring keeps a core busy for as long as the owner
+//! keeps a few Gs queued (in `select4`, the whole run), where Go's thief would take them
+//! and run them there.
 
 use super::g::G;
 use super::m::M;
