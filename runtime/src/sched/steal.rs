@@ -58,11 +58,13 @@
 //! - N2. While it spins, `nmspinning ≥ 1`, so submitters skip their wake-ups (S3): that
 //!   is sound because this spinner re-reads every queue (N1) — the same reason any
 //!   spinner lets S3 skip.
-//! - N3. Every G it leaves is taken within [`PATIENCE`] of the thief first seeing the
-//!   ring, or within [`STUCK`] of the owner's last switch: the owner runs it (a running
-//!   owner reaches its ring at least every `RUNNEXT_STREAK_MAX` picks) or, once either
-//!   limit passes, the thief steals it. Times are the thief's own clock readings;
-//!   `head` and `schedtick` only say whether anything changed since.
+//! - N3. A ring left alone is taken from — by its owner or, once a limit passes, by
+//!   the thief — within [`PATIENCE`] of the last take, and within [`STUCK`] of the
+//!   owner's last switch. (A running owner reaches its ring at least every
+//!   `RUNNEXT_STREAK_MAX` picks.) The ring is first in, first out and is left alone only
+//!   while it holds at most [`PATIENT_RING`] Gs, so a G left there is taken after at
+//!   most that many takes. Times are the thief's own clock readings; `head` and
+//!   `schedtick` only say whether anything changed since.
 //! - N4. The one way out of N1 with a ring left alone: Gs wait on I/O (a spinner must
 //!   not burn the CPU the clients need, `worker.rs`). Then the thief gives up through
 //!   T1–T3, and T4's re-check sees the non-empty ring and spins again: the protocol's
@@ -141,9 +143,12 @@ impl Patience {
         if self.seen.len() <= i {
             self.seen.resize(i + 1, None);
         }
-        // Relaxed: each value is only compared with an earlier one of the same word.
+        // `head` and `schedtick` are only compared with earlier values of the same word:
+        // nothing is read through them (`taken` is an Acquire load, as every read of the
+        // ring's ends; Relaxed would do).
         let head = victim.runq.taken();
         let seen = self.seen[i].get_or_insert_with(|| {
+            // Relaxed: see above.
             let tick = victim.schedtick.load(Ordering::Relaxed);
             Seen {
                 head,
@@ -161,6 +166,7 @@ impl Patience {
         // rarely, and are read at every look).
         if now.duration_since(seen.tick_read) >= TICK_POLL {
             seen.tick_read = now;
+            // Relaxed: see above.
             let tick = victim.schedtick.load(Ordering::Relaxed);
             if seen.tick != tick {
                 (seen.tick, seen.tick_since) = (tick, now);
