@@ -205,9 +205,15 @@ fn mpmc(n: usize) {
 fn select4(n: usize) {
     gogreen::run(move || {
         const K: usize = 4;
+        // Go's senders leave their channels open when they are done. Ours would close
+        // them as they drop their `Sender`, and every later select would count the
+        // `Err` from a closed channel as a receive: the loop holds a clone of each
+        // until it ends.
+        let mut keep = Vec::with_capacity(K);
         let chans: Vec<_> = (0..K)
             .map(|_| {
                 let (tx, rx) = chan::bounded::<usize>(0);
+                keep.push(tx.clone());
                 gogreen::spawn(move || {
                     for j in 0..n / K {
                         if tx.send(j).is_err() {
@@ -221,13 +227,14 @@ fn select4(n: usize) {
         let t = Instant::now();
         for _ in 0..(n / K) * K {
             gogreen::select! {
-                recv(chans[0]) -> _ => {},
-                recv(chans[1]) -> _ => {},
-                recv(chans[2]) -> _ => {},
-                recv(chans[3]) -> _ => {},
+                recv(chans[0]) -> msg => { msg.expect("a sender is kept open"); },
+                recv(chans[1]) -> msg => { msg.expect("a sender is kept open"); },
+                recv(chans[2]) -> msg => { msg.expect("a sender is kept open"); },
+                recv(chans[3]) -> msg => { msg.expect("a sender is kept open"); },
             }
         }
         report("select4", n, t.elapsed(), "recv");
+        drop(keep);
     });
 }
 

@@ -17,6 +17,11 @@ use std::time::{Duration, Instant};
 /// processor that steals it); from a plain OS thread it goes to the global queue. The
 /// runtime starts on first use.
 ///
+/// A green thread that spawns faster than the spawned ones run is held back: when more
+/// than 512 green threads wait on the global queue, the spawning one lets them run
+/// before it returns from `spawn` (as if it called [`yield_now`], but behind all of
+/// them), so a loop that spawns millions never has millions queued at once.
+///
 /// ```
 /// // From `main` (a plain OS thread) or from another green thread alike.
 /// let handles: Vec<_> = (0..10u64).map(|i| gogreen::spawn(move || i * i)).collect();

@@ -29,8 +29,9 @@ pub(crate) enum Pending {
     Yield(*const G),
     /// This G has exited: free its stack, release its run reference.
     Exit(*const G),
-    /// This G came back from a blocking call and found no P: queue it on the global
-    /// queue, where any M may pick it up (`blocking.rs`).
+    /// This G came back from a blocking call and found no P (`blocking.rs`), or spawns
+    /// faster than its Gs run (`spawn.rs`): queue it on the global queue, where any M
+    /// may pick it up.
     Inject(*const G),
 }
 

@@ -48,6 +48,7 @@ mod settings;
 mod sleeper;
 mod spawn;
 pub(crate) mod state;
+mod steal;
 mod switch;
 pub(crate) mod syscall;
 mod sysmon;

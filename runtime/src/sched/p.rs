@@ -30,8 +30,11 @@ pub(crate) struct P {
     pub(crate) id: usize,
     pub(crate) runq: RunQueue<G>,
     pub(crate) timers: Timers,
-    /// Bumped by the owner at every G switch-in; sysmon reads it to spot a stuck P.
-    pub(crate) schedtick: AtomicU32,
+    /// Bumped by the owner at every G switch-in; sysmon reads it to spot a stuck P, and
+    /// thieves to see whether the owner is getting to its ring (`steal.rs`). On a line
+    /// of its own: the owner writes it at every switch, and others read it every few
+    /// microseconds, which would otherwise cost the owner a miss on whatever shares it.
+    pub(crate) schedtick: Line<AtomicU32>,
     /// Set by sysmon when the P has not scheduled for a while; `preempt_point` clears it
     /// and yields.
     pub(crate) preempt: AtomicBool,
@@ -47,7 +50,21 @@ pub(crate) struct P {
     stacks: &'static pool::Cache,
     /// Non-zero while a blocking call left this P with its M (`syscall.rs`).
     pub(crate) syscall: Syscall,
-    local: UnsafeCell<PLocal>,
+    /// On a line of its own: the owner writes it at every switch, and the fields above
+    /// are read by every thief and by sysmon.
+    local: Line<UnsafeCell<PLocal>>,
+}
+
+/// A value on a cache-line pair of its own (the adjacent-line prefetcher fetches two).
+#[repr(align(128))]
+pub(crate) struct Line<T>(T);
+
+impl<T> std::ops::Deref for Line<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 /// What only the P's owner touches.
@@ -72,19 +89,19 @@ impl P {
             id,
             runq: RunQueue::new(),
             timers: Timers::new(),
-            schedtick: AtomicU32::new(0),
+            schedtick: Line(AtomicU32::new(0)),
             preempt: AtomicBool::new(false),
             retired: AtomicBool::new(false),
             successor: AtomicUsize::new(0),
             in_play: AtomicBool::new(in_play),
             stacks: pool::POOL.new_cache(stack_size),
             syscall: Syscall::new(),
-            local: UnsafeCell::new(PLocal {
+            local: Line(UnsafeCell::new(PLocal {
                 gfree: Vec::with_capacity(GFREE_MAX),
                 ids: (0, 0),
                 runnext_streak: 0,
                 syscalls: 1,
-            }),
+            })),
         }
     }
 

@@ -30,6 +30,11 @@ const MASK: u32 = CAPACITY - 1;
 
 /// A processor's run queue. Shared by reference; the owner-only operations are on
 /// [`Local`], obtained through the `unsafe` [`RunQueue::local`].
+///
+/// The ring's ends and `runnext` are on cache lines of their own: thieves poll the ends
+/// while they wait for work (`steal.rs`), and the owner swaps `runnext` at every channel
+/// hand-off — sharing a line, each poll would cost the owner a cache miss.
+#[repr(C, align(128))]
 pub struct RunQueue<T> {
     /// Next slot to consume. Advanced by CAS by the owner (pop) and thieves (steal).
     head: AtomicU32,
@@ -37,7 +42,19 @@ pub struct RunQueue<T> {
     tail: AtomicU32,
     buf: Box<[AtomicPtr<T>]>,
     /// The G to run next, ahead of the ring. Swapped by the owner, taken by sysmon.
-    runnext: AtomicPtr<T>,
+    runnext: Line<AtomicPtr<T>>,
+}
+
+/// A value on a cache-line pair of its own (the adjacent-line prefetcher fetches two).
+#[repr(align(128))]
+struct Line<T>(T);
+
+impl<T> std::ops::Deref for Line<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 /// The owner's handle on a run queue: pushing, popping, `runnext`.
@@ -65,7 +82,7 @@ impl<T> RunQueue<T> {
             buf: (0..CAPACITY)
                 .map(|_| AtomicPtr::new(ptr::null_mut()))
                 .collect(),
-            runnext: AtomicPtr::new(ptr::null_mut()),
+            runnext: Line(AtomicPtr::new(ptr::null_mut())),
         }
     }
 
@@ -283,8 +300,16 @@ impl<T> Local<'_, T> {
     /// pushes onto the ring).
     #[inline]
     pub fn set_runnext(&mut self, item: *mut T) -> Option<*mut T> {
-        // AcqRel: Release publishes the item to sysmon's take_runnext; Acquire takes
-        // ownership of the displaced one.
+        // Only the owner ever puts an item in `runnext`; others only take one out. So an
+        // empty slot stays empty until this store, and a plain store fills it: the
+        // common case of a channel hand-off, whose readied G the owner took out of
+        // `runnext` to run it. Release publishes the item to a `take_runnext`.
+        if self.q.runnext.load(Ordering::Relaxed).is_null() {
+            self.q.runnext.store(item, Ordering::Release);
+            return None;
+        }
+        // AcqRel: Release publishes the item; Acquire takes ownership of the displaced
+        // one. A swap, because sysmon may be taking that one at this moment.
         let old = self.q.runnext.swap(item, Ordering::AcqRel);
         if old.is_null() { None } else { Some(old) }
     }

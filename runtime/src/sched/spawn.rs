@@ -3,13 +3,18 @@
 
 use super::boot::runtime_or_start;
 use super::g::G;
-use super::m::current_m;
+use super::m::{Pending, current_m};
 use super::p::promise_stack;
+use super::pinned::must_stay;
 use super::ready::submit_new;
-use super::runtime::runtime;
+use super::runtime::{Runtime, runtime};
 use crate::stack;
 use std::io;
 use std::sync::Arc;
+
+/// A G that spawns while more than this many Gs wait on the global queue lets them run
+/// first (see [`back_off`]).
+const BACKLOG: usize = 512;
 
 /// Spawns a task: the scheduler's half of `Builder::spawn`. Returns the queued G.
 pub(crate) fn spawn<F, T>(
@@ -42,7 +47,43 @@ where
     // SAFETY: `g` came off a free list: nobody else can reach it.
     unsafe { g.prepare(f, size, id, name) };
     submit_new(rt, m, g);
+    if rt.inject.len() > BACKLOG {
+        back_off(rt);
+    }
     Ok(g)
+}
+
+/// Back-pressure on a G that spawns faster than its Gs run: it goes to the tail of the
+/// global queue, behind the backlog, and spawns again once that has run.
+///
+/// Why. A spawned G that waits costs its header (and whatever its closure holds), and
+/// headers are never freed: a loop that spawns ten million Gs without waiting made ten
+/// million headers live at once — hundreds of megabytes, and a cost per spawn that grew
+/// with the count, every header a fresh cache miss. Sent to the back, the spawner
+/// returns once what it queued has run, and its next spawns reuse those Gs' headers and
+/// stacks, still in the cache.
+///
+/// The backlog is measured on the global queue: a P's ring holds 256 and overflows
+/// there, so more than `BACKLOG` Gs there means the Ps are behind. A spawner that is
+/// not a G that may switch (a plain thread, g0, a G inside a blocking call or pinned to
+/// its M) is not held back.
+///
+/// Rejected: yielding to the P's own ring (`yield_now`): the spawner would run again
+/// after 256 Gs while the global queue kept growing; blocking the spawner until the
+/// backlog shrinks: a spawner whose Gs wait for it (they receive what it sends after
+/// spawning them all) would deadlock, where a yield only delays it.
+#[cold]
+#[inline(never)]
+fn back_off(rt: &'static Runtime) {
+    let Some(m) = current_m() else { return };
+    let Some(g) = m.curg() else { return };
+    if m.p().is_none() || must_stay(m) {
+        return;
+    }
+    // The landing side queues `g` globally, once its stack is no longer in use
+    // (`switch::after_switch`, `Pending::Inject`), and wakes an M if none looks.
+    let next = m.next_local(rt);
+    m.switch_from(g, next, Pending::Inject(g));
 }
 
 /// Returns a header whose task and handle are both gone to a free list.

@@ -4,9 +4,10 @@
 //! Finding work, in order ([`find_runnable`]): the P's own queues (`M::next_local`:
 //! `runnext`, the ring, a batch of the global queue), its due timers, I/O readiness (a
 //! poll that does not wait, if Gs wait on I/O), then — spinning, at most half as many
-//! spinners as busy Ps — other Ps' rings (steal half, from a random victim), and finally
-//! give the P up and sleep (steps T1–T5 of `idle.rs`). One sleeping M watches the timers
-//! and the poller, blocked in `epoll_wait` (`sleeper.rs`, `netpoll/poller.rs`).
+//! spinners as busy Ps — other Ps' rings (`steal.rs`: half of a random victim's, leaving
+//! a small ring to an owner that is getting to it), and finally give the P up and sleep
+//! (steps T1–T5 of `idle.rs`). One sleeping M watches the timers and the poller, blocked
+//! in `epoll_wait` (`sleeper.rs`, `netpoll/poller.rs`).
 //!
 //! Between Gs, g0 also hands its P to the M of a pinned G it popped (Q1 of
 //! `pinned.rs`), sleeps when it has no P (after that, or when a G back from a blocking
@@ -15,10 +16,10 @@
 use super::g::G;
 use super::handoff::{give_up_p, retire_p};
 use super::m::M;
-use super::p::P;
 use super::ready::push_local;
 use super::runtime::{Runtime, runtime};
 use super::sleeper::NEVER;
+use super::steal::{Patience, steal};
 use super::switch::{after_switch, enter, run_timers};
 use super::wake::{start_m, wake_idle, wakep};
 use crate::stack::overflow;
@@ -26,8 +27,6 @@ use std::ptr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Steal rounds over all victims before giving up the P.
-const STEAL_ROUNDS: usize = 4;
 /// How long a spinning M keeps looking before it gives its P up and sleeps.
 const IDLE_SPIN: Duration = Duration::from_micros(20);
 
@@ -86,6 +85,7 @@ impl M {
 /// The end of the loop is the "spinning M giving up" side of the idle protocol
 /// (steps T1–T5 in `idle.rs`).
 fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
+    let mut patience = Patience::default();
     loop {
         let Some(p) = m.p() else {
             crate::fatal!("looking for work without a P")
@@ -116,7 +116,7 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
         }
         if m.spinning.get() || rt.idle.try_spin() {
             m.spinning.set(true);
-            if let Some(g) = steal(rt, m, p) {
+            if let Some(g) = steal(rt, m, p, &mut patience) {
                 m.found_work(rt);
                 return g;
             }
@@ -125,21 +125,23 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
             // while Gs wait on I/O: that work comes through epoll, which this loop does
             // not watch, and the CPU it would burn is the clients' on a shared machine.
             let until = Instant::now() + IDLE_SPIN;
-            while !rt.netpoll.has_waiters() && Instant::now() < until {
+            while !rt.netpoll.has_waiters() && rt.inject.is_empty() && Instant::now() < until {
                 for _ in 0..64 {
                     std::hint::spin_loop();
                 }
-                if !rt.inject.is_empty()
-                    || rt
-                        .in_play()
-                        .any(|v| !ptr::eq(v, p) && !v.runq.ring_is_empty())
-                {
-                    break;
+                if let Some(g) = steal(rt, m, p, &mut patience) {
+                    m.found_work(rt);
+                    return g;
                 }
             }
-            if let Some(g) = steal(rt, m, p) {
-                m.found_work(rt);
-                return g;
+            // Gs wait on a small ring for an owner that is getting to them: keep looking
+            // — own queues and timers first — with this P, spinning, until they are run
+            // or stolen (`steal.rs`, "Nothing is stranded"). Between rounds, the core goes
+            // to any other thread that wants it: on a busy machine that may be the owner
+            // this M waits for, and a spinning thread would take the time it needs.
+            if patience.waiting() && !rt.netpoll.has_waiters() {
+                std::thread::yield_now();
+                continue;
             }
         }
         // T1: give up the P, unless the global queue has work.
@@ -219,32 +221,6 @@ fn any_work(rt: &Runtime) -> bool {
     !rt.inject.is_empty()
         || rt.in_play().any(|p| !p.runq.ring_is_empty())
         || rt.earliest_timer() <= rt.now()
-}
-
-/// Steals half of another P's ring, visiting every P once from a random start, a few
-/// rounds; on the last round, also runs other Ps' due timers.
-fn steal(rt: &'static Runtime, m: &M, p: &'static P) -> Option<&'static G> {
-    let n = rt.ps.len();
-    for round in 0..STEAL_ROUNDS {
-        let start = m.rand() as usize % n;
-        for i in 0..n {
-            let victim = &rt.ps[(start + i) % n];
-            if ptr::eq(victim, p) || !victim.in_play.load(Ordering::Relaxed) {
-                continue;
-            }
-            if round == STEAL_ROUNDS - 1
-                && run_timers(victim, rt.now_if_timers(victim)) > 0
-                && let Some(g) = m.next_local(rt)
-            {
-                return Some(g);
-            }
-            if let Some(g) = victim.runq.steal_into(&mut m.runq(p)) {
-                // SAFETY: queued Gs are live headers.
-                return Some(unsafe { &*g });
-            }
-        }
-    }
-    None
 }
 
 /// T5: sleeps until another thread hands this M a P. Meanwhile, if no other M does,
