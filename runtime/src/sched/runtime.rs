@@ -13,7 +13,7 @@ use super::sleeper::{NEVER, Sleeper};
 use crate::netpoll::poller::Poller;
 use parking_lot::Mutex;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Spare Ps, to replace Ps whose M is stuck in one G (`sysmon.rs`): at least this many,
@@ -48,14 +48,22 @@ pub(crate) struct Runtime {
     pub(crate) central: Central,
     /// The idle M sleeping until the earliest timer (`sleeper.rs`).
     pub(crate) sleeper: Sleeper,
-    /// Where sysmon sleeps when every P is idle; `sysmon_sleeping` says it does
-    /// (SeqCst: Dekker with `npidle`, see `sysmon.rs`).
+    /// Where sysmon sleeps when every P is idle; `sysmon_sleep` says whether it does,
+    /// and for how long: `AWAKE`, `SLEEP_SHORT` (one long period at most) or
+    /// `SLEEP_LONG` (until woken). SeqCst: Dekker with `npidle`, see `sysmon.rs`.
     pub(crate) sysmon_parker: Parker,
-    pub(crate) sysmon_sleeping: AtomicBool,
+    pub(crate) sysmon_sleep: AtomicU8,
     /// The epoll instance and the poll descriptors (`netpoll/`).
     pub(crate) netpoll: Poller,
     epoch: Instant,
 }
+
+/// `Runtime::sysmon_sleep`: sysmon is running its rounds.
+pub(crate) const AWAKE: u8 = 0;
+/// `Runtime::sysmon_sleep`: sysmon sleeps at most one long period.
+pub(crate) const SLEEP_SHORT: u8 = 1;
+/// `Runtime::sysmon_sleep`: sysmon sleeps until woken.
+pub(crate) const SLEEP_LONG: u8 = 2;
 
 pub(crate) static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
@@ -105,7 +113,7 @@ impl Runtime {
             central: Central::new(),
             sleeper: Sleeper::new(),
             sysmon_parker: Parker::new(),
-            sysmon_sleeping: AtomicBool::new(false),
+            sysmon_sleep: AtomicU8::new(AWAKE),
             netpoll: Poller::new().unwrap_or_else(|e| {
                 crate::fatal!("cannot create the netpoller's epoll instance and eventfd: {e}")
             }),
@@ -161,19 +169,27 @@ impl Runtime {
         Some(p)
     }
 
-    /// Wakes sysmon if it sleeps because everything was idle — unless Gs wait on I/O:
-    /// sysmon then sleeps at most one long period anyway (see `sysmon::run`), which
-    /// bounds how long a P left in a syscall word waits to be retaken, as in Go; and in
-    /// a server that goes idle between requests a wake-up per request would cost a
-    /// futex call and a burst of sysmon's shortest rounds. SeqCst load: pairs with
-    /// sysmon's store of `sysmon_sleeping` before it re-reads `npidle` (`sysmon.rs`),
-    /// whose decrement (taking a P off the idle list) comes before this.
+    /// Wakes sysmon if it sleeps because everything was idle — unless its sleep is
+    /// short (Gs waited on I/O when it fell asleep) and Gs still wait on I/O: it then
+    /// looks again within one long period anyway (see `sysmon::run`), which bounds how
+    /// long a P left in a syscall word waits to be retaken, as in Go; and in a server
+    /// that goes idle between requests a wake-up per request would cost a futex call
+    /// and a burst of sysmon's shortest rounds. A sleep without end is always cut
+    /// short, whatever waits on I/O now: the Gs that waited when the waker looked may
+    /// be gone by the time sysmon looks, and a P in use with sysmon asleep for good
+    /// is never polled for I/O nor retaken (a G yielding in a loop while the Gs it
+    /// waits for sat on the netpoller hung so, 1 run in 20 under load). SeqCst load:
+    /// pairs with sysmon's store of `sysmon_sleep` before it re-reads `npidle`
+    /// (`sysmon.rs`), whose decrement (taking a P off the idle list) comes before
+    /// this.
     pub(crate) fn wake_sysmon(&self) {
-        if self.netpoll.has_waiters() {
-            return;
-        }
+        let wake = match self.sysmon_sleep.load(Ordering::SeqCst) {
+            SLEEP_LONG => true,
+            SLEEP_SHORT => !self.netpoll.has_waiters(),
+            _ => false,
+        };
         // sysmon sleeps on the futex, never in `epoll_wait`: nothing to interrupt.
-        if self.sysmon_sleeping.load(Ordering::SeqCst) {
+        if wake {
             let _ = self.sysmon_parker.unpark();
         }
     }

@@ -63,7 +63,7 @@
 use super::g::G;
 use super::handoff::give_up_p;
 use super::p::P;
-use super::runtime::Runtime;
+use super::runtime::{AWAKE, Runtime, SLEEP_LONG, SLEEP_SHORT};
 use super::sleeper::NEVER;
 use super::switch::run_timers;
 use super::wake::{start_m, wake_idle, warn_no_thread};
@@ -134,24 +134,28 @@ fn run(rt: &'static Runtime) -> ! {
     loop {
         if all_idle(rt) {
             // Trim everything pooled (two rounds: hot, then aging), then sleep until
-            // a P leaves the idle list. `sysmon_sleeping` before the re-check pairs
+            // a P leaves the idle list. `sysmon_sleep` before the re-check pairs
             // with `npidle` in `Runtime::wake_sysmon`'s callers (`wake::start_m`,
             // `Runtime::take_idle_p`): one of the two sees the other.
             pool::POOL.scavenge();
             pool::POOL.scavenge();
-            rt.sysmon_sleeping.store(true, Ordering::SeqCst);
             //
             // While Gs wait on I/O, a P also comes back into use without sysmon being
             // woken: the idle M blocked in `epoll_wait` takes one for the Gs it readies
             // (`worker::run_polled`). Waking sysmon there would cost a futex wake-up,
             // and then sysmon's 20 µs round, on every request of a server that keeps
             // going idle between requests; so sysmon sleeps at most one long period
-            // instead, and looks (`Runtime::wake_sysmon`).
+            // instead, and looks (`Runtime::wake_sysmon`). Which sleep it takes is
+            // decided, and published, before the re-check: a waker that skipped a
+            // short sleep must never leave sysmon in a long one.
+            let long = !rt.netpoll.has_waiters();
+            let kind = if long { SLEEP_LONG } else { SLEEP_SHORT };
+            rt.sysmon_sleep.store(kind, Ordering::SeqCst);
             if all_idle(rt) {
-                let until = rt.netpoll.has_waiters().then(|| Instant::now() + MAX_DELAY);
+                let until = (!long).then(|| Instant::now() + MAX_DELAY);
                 rt.sysmon_parker.park(until);
             }
-            rt.sysmon_sleeping.store(false, Ordering::SeqCst);
+            rt.sysmon_sleep.store(AWAKE, Ordering::SeqCst);
             delay = MIN_DELAY;
             idle_rounds = 0;
         } else {
