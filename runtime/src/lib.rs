@@ -75,6 +75,8 @@ pub use group::Group;
 #[cfg(not(loom))]
 pub use run::run;
 #[cfg(not(loom))]
+pub use sched::{Counters, MStates, Processor, ProcessorState, TaskStates, dump};
+#[cfg(not(loom))]
 pub use sched::{DEFAULT_MAX_THREADS, MAX_PROCS};
 #[cfg(not(loom))]
 pub use scope::{Scope, ScopedJoinHandle, scope};
@@ -88,6 +90,7 @@ pub use task::{
 #[cfg(not(loom))]
 pub use task_local::{AccessError, LocalKey};
 
+pub use gogreen_channel::park::WaitReason;
 pub use gogreen_channel::{select, select_biased};
 
 pub mod chan {

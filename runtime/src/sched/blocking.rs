@@ -38,6 +38,8 @@
 //! not borrow from the caller's stack, and a `thread_local!` it touches would be the
 //! pool thread's); always handing off (see `syscall.rs`).
 
+use super::clock::coarse_ms;
+use super::counters::GLOBAL;
 use super::g::G;
 use super::handoff::retire_p;
 use super::m::{M, Pending, current_m};
@@ -45,6 +47,7 @@ use super::p::P;
 use super::pinned::{must_stay, resume_here, wait_for_p};
 use super::runtime::{Runtime, runtime};
 use super::wake::{start_m, wake_idle, warn_no_thread};
+use gogreen_channel::park::WaitReason;
 use std::io;
 use std::ptr;
 use std::sync::atomic::Ordering;
@@ -61,6 +64,8 @@ pub(crate) fn call<T>(f: impl FnOnce() -> T, fallible: bool) -> io::Result<T> {
         return Ok(f());
     };
     let rt = runtime();
+    p.counters.blocking_calls.bump();
+    g.set_wait(WaitReason::Blocking, coarse_ms());
     enter(rt, m, p, fallible)?;
     let section = Section { rt, m, g };
     let value = f();
@@ -115,7 +120,10 @@ fn hand_off_now(rt: &'static Runtime, m: &M, p: &'static P, fallible: bool) -> i
         return Ok(());
     }
     match start_m(rt, p.id, rt.idle.pop_idle_m(), false) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            GLOBAL.syscall_handoffs.add(1);
+            Ok(())
+        }
         Err(e) => {
             m.p.set(p);
             if fallible {

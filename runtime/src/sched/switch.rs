@@ -33,7 +33,7 @@ use std::sync::atomic::Ordering;
 /// Consecutive `runnext` picks before the ring gets a turn.
 const RUNNEXT_STREAK_MAX: u32 = 64;
 /// Every this many schedules, the global queue and the timers go first.
-pub(crate) const GLOBAL_TICK: u32 = 61;
+pub(crate) const GLOBAL_TICK: u64 = 61;
 
 impl M {
     /// Makes `g` the running G of this M and P. A G that never ran takes the stack it

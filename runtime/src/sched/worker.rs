@@ -239,6 +239,8 @@ fn steal(rt: &'static Runtime, m: &M, p: &'static P) -> Option<&'static G> {
                 return Some(g);
             }
             if let Some(g) = victim.runq.steal_into(&mut m.runq(p)) {
+                p.counters.steals.bump();
+                p.counters.stolen.add(1 + p.runq.len() as u64);
                 // SAFETY: queued Gs are live headers.
                 return Some(unsafe { &*g });
             }
