@@ -75,6 +75,7 @@ pub(crate) type TaskName = Arc<String>;
 /// Bits of [`G`]'s `flags`: things said about a task once.
 pub(crate) mod flag {
     /// `GOGREEN_WARN` reported it for holding its P.
+    #[allow(dead_code)] // Used by GOGREEN_WARN (branch `obs`).
     pub(crate) const WARNED_HOG: u8 = 1;
 }
 
@@ -288,6 +289,7 @@ impl G {
     /// Sets flag bit `bit` (`flag`); returns whether it was clear: the caller is the
     /// one to say the thing.
     #[inline]
+    #[allow(dead_code)] // Used by GOGREEN_WARN (branch `obs`).
     pub(crate) fn flag_once(&self, bit: u8) -> bool {
         self.flags.fetch_or(bit, Ordering::Relaxed) & bit == 0
     }
