@@ -61,6 +61,8 @@ pub mod sync;
 mod task;
 #[cfg(not(loom))]
 mod task_local;
+#[cfg(not(loom))]
+pub mod trace;
 
 #[cfg(not(loom))]
 pub use blocking::{blocking, try_blocking};

@@ -153,6 +153,11 @@ pub(crate) struct G {
     /// Bumped by each timed park, so a timer left from an earlier park does not wake a
     /// later one (`timer.rs`). Written by the G, read by whoever runs timers.
     pub(crate) park_seq: AtomicU32,
+    /// While tracing: the flow arrow from whoever last spawned or woke the G, for the
+    /// run it leads to (`traced.rs`). Written by the waker before it queues the G,
+    /// taken by the M that next runs it; 0 when none. (It fills the hole after
+    /// `park_seq`: the header stays three lines.)
+    pub(crate) trace_flow: AtomicU32,
     /// The stack slot: given by the M that first runs the G, taken back by the exit
     /// action.
     stack: UnsafeCell<Option<Stack>>,
@@ -193,6 +198,7 @@ impl G {
             vtable: UnsafeCell::new(&EMPTY_VTABLE),
             spawned_at: UnsafeCell::new(Location::caller()),
             join_waker: UnsafeCell::new(None),
+            trace_flow: AtomicU32::new(0),
             payload: UnsafeCell::new(Payload([MaybeUninit::uninit(); PAYLOAD])),
         }
     }

@@ -72,6 +72,8 @@ pub(crate) struct M {
     /// The G that ran here exited while locked: the M ends its thread.
     pub(crate) exiting: Cell<bool>,
     rng: Cell<u64>,
+    /// This M's timeline buffer (`crate::trace`); its own lock says who touches it.
+    pub(crate) trace: crate::trace::MTrace,
 }
 
 // SAFETY: the Cells are touched only by the M's own thread (see the field comments);
@@ -122,6 +124,7 @@ impl M {
             rng: Cell::new(
                 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
             ),
+            trace: crate::trace::MTrace::new(id as u32 + 1),
         }
     }
 

@@ -59,6 +59,7 @@ mod switch;
 pub(crate) mod syscall;
 mod sysmon;
 mod timer;
+mod traced;
 mod wake;
 mod worker;
 

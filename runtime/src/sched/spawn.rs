@@ -8,6 +8,7 @@ use super::m::current_m;
 use super::p::promise_stack;
 use super::ready::submit_new;
 use super::runtime::runtime;
+use super::traced;
 use crate::stack;
 use std::io;
 use std::panic::Location;
@@ -44,6 +45,9 @@ where
     let id = rt.central.new_id(p);
     // SAFETY: `g` came off a free list: nobody else can reach it.
     unsafe { g.prepare(f, size, id, name, Location::caller()) };
+    if crate::trace::on() {
+        traced::spawn(current_m(), g);
+    }
     submit_new(rt, m, g);
     match p {
         Some(p) => p.counters.spawns.bump(),

@@ -25,6 +25,7 @@ use super::pinned;
 use super::queue::{self, Local};
 use super::ready::{push_local, unpark_timer};
 use super::runtime::{Runtime, runtime};
+use super::traced;
 use super::wake::wake_idle;
 use crate::arch;
 use std::ptr;
@@ -139,6 +140,9 @@ impl M {
             }
             next = self.next_local(runtime());
         }
+        if crate::trace::on() {
+            traced::switch(self, p, g, next, pending);
+        }
         let resumer = match next {
             Some(n) => {
                 self.pending.set(pending);
@@ -160,6 +164,9 @@ impl M {
     #[cold]
     #[inline(never)]
     pub(crate) fn switch_to_g0(&'static self, g: &G, pending: Pending) {
+        if crate::trace::on() {
+            traced::run_end(self, g, pending);
+        }
         let resumer = self.enter_g0(g, pending);
         // SAFETY: whoever resumed us passed its own M (see `enter`).
         after_switch(unsafe { &*(resumer as *const M) });

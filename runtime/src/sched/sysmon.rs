@@ -69,6 +69,7 @@ use super::runtime::Runtime;
 use super::schedtrace::Schedtrace;
 use super::sleeper::NEVER;
 use super::switch::run_timers;
+use super::traced;
 use super::wake::{start_m, wake_idle, warn_no_thread};
 use crate::stack::pool;
 use std::sync::atomic::Ordering;
@@ -296,6 +297,9 @@ fn hand_off(rt: &'static Runtime, stuck: &P) -> bool {
         return false;
     }
     GLOBAL.spares.add(1);
+    if crate::trace::on() {
+        traced::spare(spare, stuck);
+    }
     // The stuck M will not run its queue: every G there goes where the spare (and any
     // other M) finds it.
     rescue_retired(rt, stuck);
@@ -335,6 +339,9 @@ fn retake(rt: &'static Runtime, p: &'static P, seen: &mut Seen, now: Instant) ->
         return false;
     }
     GLOBAL.retakes.add(1);
+    if crate::trace::on() {
+        traced::retake(p);
+    }
     seen.syscall = 0;
     give_up_p(rt, p);
     true

@@ -20,6 +20,7 @@ use super::ready::push_local;
 use super::runtime::{Runtime, runtime};
 use super::sleeper::NEVER;
 use super::switch::{after_switch, enter, run_timers};
+use super::traced;
 use super::wake::{start_m, wake_idle, wakep};
 use crate::stack::overflow;
 use std::ptr;
@@ -63,6 +64,9 @@ pub(crate) fn m_main(m: &'static M, p: usize, spinning: bool) {
         };
         if !m.begin_run(p, g) {
             continue;
+        }
+        if crate::trace::on() {
+            traced::run_begin(m, p, g);
         }
         // SAFETY: `find_runnable` took `g` off a queue, so this M holds it; g0's save
         // slot is this M's own.
@@ -223,7 +227,7 @@ fn any_work(rt: &Runtime) -> bool {
 
 /// Steals half of another P's ring, visiting every P once from a random start, a few
 /// rounds; on the last round, also runs other Ps' due timers.
-fn steal(rt: &'static Runtime, m: &M, p: &'static P) -> Option<&'static G> {
+fn steal(rt: &'static Runtime, m: &'static M, p: &'static P) -> Option<&'static G> {
     let n = rt.ps.len();
     for round in 0..STEAL_ROUNDS {
         let start = m.rand() as usize % n;
@@ -241,6 +245,9 @@ fn steal(rt: &'static Runtime, m: &M, p: &'static P) -> Option<&'static G> {
             if let Some(g) = victim.runq.steal_into(&mut m.runq(p)) {
                 p.counters.steals.bump();
                 p.counters.stolen.add(1 + p.runq.len() as u64);
+                if crate::trace::on() {
+                    traced::steal(m, p, victim, 1 + p.runq.len() as u64);
+                }
                 // SAFETY: queued Gs are live headers.
                 return Some(unsafe { &*g });
             }
