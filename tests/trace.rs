@@ -140,7 +140,11 @@ fn a_trace_has_a_track_per_m_a_slice_per_run_and_every_g() {
 
     let m_tracks: BTreeSet<u64> = trace
         .with_ph("M")
-        .filter(|e| e["pid"] == 1 && e["name"] == "thread_name" && e["tid"] != 0)
+        .filter(|e| {
+            e["pid"] == 1
+                && e["name"] == "thread_name"
+                && e["args"]["name"].as_str().unwrap().starts_with('M')
+        })
         .map(|e| e["tid"].as_u64().unwrap())
         .collect();
     assert!(!m_tracks.is_empty(), "no M track");

@@ -6,6 +6,7 @@ for that G, steals and hand-offs marked, and optionally the wake-up arrows.
     python3 tools/trace_svg.py t.json t.svg                        # the whole trace
     python3 tools/trace_svg.py t.json t.svg --from 2.0 --span 0.3  # a window, in ms
     python3 tools/trace_svg.py t.json t.svg --at spare --before 2 --span 15
+    python3 tools/trace_svg.py t.json t.svg --at "park G2" --nth 1000 --span 0.01
     python3 tools/trace_svg.py t.json t.svg --arrows --title "ping-pong"
 
 Standard library only. docs/timeline.md shows what comes out and how to read it.
@@ -120,6 +121,7 @@ def main():
     ap.add_argument("--span", type=float, help="window length, ms (default: to the end)")
     ap.add_argument("--at", help="start the window at the first event whose name starts with this "
                     "(steal, spare, hand-off, retake, spawn, park, unpark), less --before")
+    ap.add_argument("--nth", type=int, default=1, help="with --at: the nth such event (default 1)")
     ap.add_argument("--before", type=float, default=0.0, help="ms before --at's event")
     ap.add_argument("--width", type=int, default=1100, help="picture width in pixels")
     ap.add_argument("--arrows", action="store_true", help="draw the wake-up arrows")
@@ -135,10 +137,11 @@ def main():
     end_all = max(s[1] + s[2] for s in slices)
     t0 = origin + (args.start or 0.0) * 1000
     if args.at:
-        hits = [ts for _, ts, name in instants if name.startswith(args.at)]
-        if not hits:
-            sys.exit("trace_svg: no event named %r... in %s" % (args.at, args.trace))
-        t0 = min(hits) - args.before * 1000
+        hits = sorted(ts for _, ts, name in instants if name.startswith(args.at))
+        if len(hits) < args.nth:
+            sys.exit("trace_svg: %d events named %r... in %s, not %d"
+                     % (len(hits), args.at, args.trace, args.nth))
+        t0 = hits[args.nth - 1] - args.before * 1000
     t1 = t0 + args.span * 1000 if args.span else end_all
     if t1 <= t0:
         sys.exit("trace_svg: the window is empty; check --from and --span")
@@ -158,7 +161,8 @@ def main():
         lanes += sorted(k for k in used if k[0] == 2)
     if args.lanes in ("both", "ms"):
         ms = sorted(k for k in used if k[0] == 1)
-        lanes += [k for k in ms if k[1] != 0] + [k for k in ms if k[1] == 0]
+        off = [k for k in ms if not names.get(k, "M").startswith("M")]
+        lanes += [k for k in ms if k not in off] + off
     if not lanes:
         sys.exit("trace_svg: nothing happens in the window")
     lane_y = {k: TOP + n * (LANE_H + LANE_GAP) for n, k in enumerate(lanes)}
@@ -220,8 +224,6 @@ def main():
     frame = []
     for key, y in lane_y.items():
         label = names.get(key, "pid %s tid %s" % key)
-        if key[0] == 1 and key[1] != 0:
-            label += "  (M)" if not label.startswith("M") else ""
         frame.append('<text x="%d" y="%d" class="lane">%s</text>' % (LEFT - 8, y + LANE_H - 7, html.escape(label)))
         frame.append('<line x1="%d" y1="%d" x2="%d" y2="%d" class="grid"/>' % (LEFT, y + LANE_H, args.width - RIGHT, y + LANE_H))
     bottom = TOP + len(lanes) * (LANE_H + LANE_GAP)

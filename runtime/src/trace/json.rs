@@ -3,11 +3,16 @@
 //!
 //! The file's shape (`docs/timeline.md` shows it opened):
 //!
-//! - process 1, "Ms": a track per M (thread id = M id + 1) and track 0 for what
-//!   happens off any M (sysmon, plain OS threads). Each run of a G is a complete slice
-//!   (`"ph":"X"`) named after the G; its arguments say the P, and why the run ended.
-//! - process 2, "Ps": the same runs again, on a track per P, so a P's life across Ms
-//!   reads as one line.
+//! - process 1, "Ms": a track per M (thread id 10,000 + the M's id) and one for what
+//!   happens off any M (sysmon, plain OS threads: thread id 9,999). Each run of a G is
+//!   a complete slice (`"ph":"X"`) named after the G; its arguments say the P, and why
+//!   the run ended.
+//! - process 2, "Ps": the same runs again, on a track per P (thread id 100,000 + the
+//!   P's id), so a P's life across Ms reads as one line.
+//!
+//! Thread ids are unique across both processes, and none equals a process id: Perfetto
+//! takes a thread id seen under a second process id for a new thread (a reused tid),
+//! and a thread id equal to its process id for the main thread.
 //! - instants (`"ph":"i"`) for spawn, park (with the wait reason), unpark, steal,
 //!   hand-off, retake and spare P, on the track of the M (or off-M track) that did it.
 //! - flow arrows (`"ph":"s"` at the waker, `"ph":"f"`, bound to the woken G's next run)
@@ -35,6 +40,18 @@ pub(crate) enum Msg {
 
 const PID_M: u32 = 1;
 const PID_P: u32 = 2;
+/// Thread ids: see the module docs.
+const TID_OFF_M: u32 = 9_999;
+const TID_M0: u32 = 10_000;
+const TID_P0: u32 = 100_000;
+
+/// The thread id of a buffer's track (`buffer.rs`: the M's id + 1, or 0 off the Ms).
+fn m_tid(track: u32) -> u32 {
+    match track {
+        0 => TID_OFF_M,
+        t => TID_M0 + t - 1,
+    }
+}
 
 /// The writer thread's body: writes every chunk it receives to `file`, with times
 /// relative to `origin` (the trace clock at `start`), until `Finish`.
@@ -91,7 +108,12 @@ struct Json {
 impl Json {
     /// Starts one event object: `{"ph":..,"pid":..,"tid":..,"ts":..,` — the caller
     /// finishes it.
-    fn open(&mut self, ph: &str, pid: u32, tid: u32, ts: u64) {
+    fn open(&mut self, ph: &str, pid: u32, track: u32, ts: u64) {
+        let tid = if pid == PID_P {
+            TID_P0 + track
+        } else {
+            m_tid(track)
+        };
         if !self.first {
             self.text.push_str(",\n");
         }
@@ -187,7 +209,9 @@ impl Json {
             let _ = write!(self.text, "\"end\":\"{}\"}}}}", EndText(end));
         }
         if e.flow != 0 {
-            self.open("f", PID_M, tid, e.ts);
+            // Just inside the run (if it lasted a nanosecond), so that a viewer binds the
+            // arrow's end to it whatever order it gives events of equal time.
+            self.open("f", PID_M, tid, e.ts + e.arg.min(1));
             let _ = write!(
                 self.text,
                 "\"bp\":\"e\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{}}}",
@@ -232,33 +256,41 @@ impl Json {
         let mut first = self.first;
         let t = &mut self.text;
         for (pid, name) in [(PID_M, "Ms (OS threads)"), (PID_P, "Ps (processors)")] {
+            // Said of the process's main thread (tid = pid), which has no events.
             meta(
                 t,
                 &mut first,
                 format!(
-                    "{{\"ph\":\"M\",\"pid\":{pid},\"tid\":0,\"name\":\"process_name\",\"args\":{{\"name\":\"{name}\"}}}}"
+                    "{{\"ph\":\"M\",\"pid\":{pid},\"tid\":{pid},\"name\":\"process_name\",\"args\":{{\"name\":\"{name}\"}}}}"
                 ),
             );
             meta(
                 t,
                 &mut first,
                 format!(
-                    "{{\"ph\":\"M\",\"pid\":{pid},\"tid\":0,\"name\":\"process_sort_index\",\"args\":{{\"sort_index\":{pid}}}}}"
+                    "{{\"ph\":\"M\",\"pid\":{pid},\"tid\":{pid},\"name\":\"process_sort_index\",\"args\":{{\"sort_index\":{pid}}}}}"
                 ),
             );
         }
+        // The off-M track sorts after the Ms.
         let tracks = self
             .m_tracks
             .iter()
-            .map(|&tid| {
-                let name = match tid {
-                    0 => "sysmon / off the Ms".to_string(),
-                    _ => format!("M{}", tid - 1),
-                };
-                (PID_M, tid, name)
+            .map(|&track| match track {
+                0 => (
+                    PID_M,
+                    TID_OFF_M,
+                    "sysmon / off the Ms".to_string(),
+                    1_000_000,
+                ),
+                t => (PID_M, m_tid(t), format!("M{}", t - 1), t),
             })
-            .chain(self.p_tracks.iter().map(|&p| (PID_P, p, format!("P{p}"))));
-        for (pid, tid, name) in tracks {
+            .chain(
+                self.p_tracks
+                    .iter()
+                    .map(|&p| (PID_P, TID_P0 + p, format!("P{p}"), p)),
+            );
+        for (pid, tid, name, order) in tracks {
             meta(
                 t,
                 &mut first,
@@ -270,7 +302,7 @@ impl Json {
                 t,
                 &mut first,
                 format!(
-                    "{{\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"name\":\"thread_sort_index\",\"args\":{{\"sort_index\":{tid}}}}}"
+                    "{{\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"name\":\"thread_sort_index\",\"args\":{{\"sort_index\":{order}}}}}"
                 ),
             );
         }
