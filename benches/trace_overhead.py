@@ -20,7 +20,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "target", "release", "examples", "workloads")
-DEFAULT = ["spawn_join:200000", "ping_pong:200000", "sieve:1000"]
+DEFAULT = ["spawn_join:100000", "ping_pong:100000", "sieve:300"]
 
 
 def run(name, n, trace):

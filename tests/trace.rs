@@ -133,6 +133,13 @@ fn a_trace_has_a_track_per_m_a_slice_per_run_and_every_g() {
     gogreen::trace::start(&path).unwrap();
     assert!(gogreen::trace::is_on());
     let ids = workload(40);
+    // A name that JSON must escape.
+    let odd = gogreen::Builder::new()
+        .name("odd \"name\" \\ with\ttab")
+        .spawn(|| gogreen::current().unwrap().id())
+        .unwrap()
+        .join()
+        .unwrap();
     gogreen::trace::stop().unwrap();
     assert!(!gogreen::trace::is_on());
     let trace = Trace::load(&path);
@@ -162,6 +169,12 @@ fn a_trace_has_a_track_per_m_a_slice_per_run_and_every_g() {
             "G{id}'s spawn is missing"
         );
     }
+    assert!(
+        trace
+            .with_ph("X")
+            .any(|e| e["name"] == format!("odd \"name\" \\ with\ttab (G{odd})").as_str()),
+        "the odd name comes back as it was"
+    );
     let named = trace
         .with_ph("X")
         .filter(|e| e["name"].as_str().unwrap().starts_with("worker-"))

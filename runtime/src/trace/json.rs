@@ -21,18 +21,21 @@
 //!
 //! Records reach the writer in chunks, each in time order but chunks of different Ms
 //! interleaved: the viewers sort by time, so the file need not be.
+//!
+//! The text is built byte by byte, numbers by hand: through `core::fmt` the writer
+//! spent ~2,500 instructions per event (callgrind), which on a machine with few cores
+//! is time taken from the Ms it records.
 
 use super::event::{End, Event, Kind, NO_P};
 use gogreen_channel::park::WaitReason;
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::sync::mpsc::Receiver;
 
 /// What the Ms send the writer.
 pub(crate) enum Msg {
-    /// Records of the track with this thread id (`buffer.rs`).
+    /// Records of the track with this number (`buffer.rs`).
     Chunk(u32, Vec<Event>),
     /// `stop` has sent every buffer: finish the file.
     Finish,
@@ -59,7 +62,7 @@ pub(crate) fn write(file: File, rx: Receiver<Msg>, origin: u64) -> io::Result<()
     let mut out = BufWriter::with_capacity(1 << 16, file);
     let mut w = Json {
         origin,
-        text: String::with_capacity(1 << 16),
+        text: Vec::with_capacity(1 << 20),
         first: true,
         m_tracks: BTreeSet::new(),
         p_tracks: BTreeSet::new(),
@@ -68,15 +71,15 @@ pub(crate) fn write(file: File, rx: Receiver<Msg>, origin: u64) -> io::Result<()
     let mut failed = None;
     for msg in rx {
         match msg {
-            Msg::Chunk(tid, events) => {
-                w.m_tracks.insert(tid);
+            Msg::Chunk(track, events) => {
+                w.m_tracks.insert(track);
                 for e in &events {
-                    w.event(tid, e);
+                    w.event(track, e);
                 }
                 // After an error, keep receiving (the Ms must never wait on us) but
                 // write nothing more.
                 if failed.is_none()
-                    && let Err(e) = out.write_all(w.text.as_bytes())
+                    && let Err(e) = out.write_all(&w.text)
                 {
                     failed = Some(e);
                 }
@@ -89,8 +92,8 @@ pub(crate) fn write(file: File, rx: Receiver<Msg>, origin: u64) -> io::Result<()
         return Err(e);
     }
     w.metadata();
-    w.text.push_str("\n]}\n");
-    out.write_all(w.text.as_bytes())?;
+    w.text.extend_from_slice(b"\n]}\n");
+    out.write_all(&w.text)?;
     out.flush()
 }
 
@@ -98,7 +101,7 @@ pub(crate) fn write(file: File, rx: Receiver<Msg>, origin: u64) -> io::Result<()
 struct Json {
     origin: u64,
     /// The JSON of the chunk being formatted.
-    text: String,
+    text: Vec<u8>,
     /// No event written yet (no comma before the next).
     first: bool,
     m_tracks: BTreeSet<u32>,
@@ -106,8 +109,84 @@ struct Json {
 }
 
 impl Json {
+    fn s(&mut self, bytes: &str) {
+        self.text.extend_from_slice(bytes.as_bytes());
+    }
+
+    fn n(&mut self, v: u64) {
+        // Two digits at a time: half the divisions.
+        const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+            2021222324252627282930313233343536373839\
+            4041424344454647484950515253545556575859\
+            6061626364656667686970717273747576777879\
+            8081828384858687888990919293949596979899";
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = v;
+        while v >= 100 {
+            let pair = (v % 100) as usize * 2;
+            v /= 100;
+            i -= 2;
+            digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        }
+        if v >= 10 {
+            let pair = v as usize * 2;
+            i -= 2;
+            digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        } else {
+            i -= 1;
+            digits[i] = b'0' + v as u8;
+        }
+        self.text.extend_from_slice(&digits[i..]);
+    }
+
+    /// Nanoseconds as microseconds with three decimals: the format's unit.
+    fn us(&mut self, ns: u64) {
+        self.n(ns / 1000);
+        let frac = ns % 1000;
+        self.text.extend_from_slice(&[
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ]);
+    }
+
+    /// Text inside a JSON string.
+    fn escaped(&mut self, text: &str) {
+        for &b in text.as_bytes() {
+            match b {
+                b'"' => self.s("\\\""),
+                b'\\' => self.s("\\\\"),
+                b if b < 0x20 => {
+                    self.s("\\u00");
+                    let hex = b"0123456789abcdef";
+                    self.text
+                        .extend_from_slice(&[hex[usize::from(b >> 4)], hex[usize::from(b & 15)]]);
+                }
+                b => self.text.push(b),
+            }
+        }
+    }
+
+    /// A G's label: `name (G12)` or `G12`.
+    fn label(&mut self, g: u64, name: Option<&str>) {
+        match name {
+            Some(name) => {
+                self.escaped(name);
+                self.s(" (G");
+                self.n(g);
+                self.s(")");
+            }
+            None => {
+                self.s("G");
+                self.n(g);
+            }
+        }
+    }
+
     /// Starts one event object: `{"ph":..,"pid":..,"tid":..,"ts":..,` — the caller
-    /// finishes it.
+    /// finishes it. `track` is a buffer's (process 1) or a P (process 2).
     fn open(&mut self, ph: &str, pid: u32, track: u32, ts: u64) {
         let tid = if pid == PID_P {
             TID_P0 + track
@@ -115,165 +194,197 @@ impl Json {
             m_tid(track)
         };
         if !self.first {
-            self.text.push_str(",\n");
+            self.s(",\n");
         }
         self.first = false;
-        let t = ts.saturating_sub(self.origin);
-        let _ = write!(
-            self.text,
-            "{{\"ph\":\"{ph}\",\"pid\":{pid},\"tid\":{tid},\"ts\":{}.{:03},",
-            t / 1000,
-            t % 1000
-        );
+        self.s("{\"ph\":\"");
+        self.s(ph);
+        self.s("\",\"pid\":");
+        self.n(u64::from(pid));
+        self.s(",\"tid\":");
+        self.n(u64::from(tid));
+        self.s(",\"ts\":");
+        self.us(ts.saturating_sub(self.origin));
+        self.s(",");
     }
 
-    fn event(&mut self, tid: u32, e: &Event) {
+    fn event(&mut self, track: u32, e: &Event) {
         match e.kind {
-            Kind::Run(end) => self.run(tid, e, end),
+            Kind::Run(end) => self.run(track, e, end),
             Kind::Spawn => {
-                self.instant(
-                    tid,
-                    e,
-                    format_args!("spawn {}", Label(e.g, e.name.as_deref())),
-                );
-                self.flow_start(tid, e);
+                self.instant(track, e);
+                self.s("spawn ");
+                self.label(e.g, e.name.as_deref().map(String::as_str));
+                self.close_instant(e);
+                self.flow_start(track, e);
             }
             Kind::Unpark => {
-                self.instant(tid, e, format_args!("unpark G{}", e.g));
-                self.flow_start(tid, e);
+                self.instant(track, e);
+                self.s("unpark G");
+                self.n(e.g);
+                self.close_instant(e);
+                self.flow_start(track, e);
             }
             Kind::Park => {
-                let why = WaitReason::from_u8(e.arg as u8);
-                self.instant(
-                    tid,
-                    e,
-                    format_args!("park G{}: {}", e.g, Escaped(why.as_str())),
-                );
+                self.instant(track, e);
+                self.s("park G");
+                self.n(e.g);
+                self.s(": ");
+                self.s(WaitReason::from_u8(e.arg as u8).as_str());
+                self.close_instant(e);
             }
             Kind::Steal => {
-                self.instant(
-                    tid,
-                    e,
-                    format_args!("steal: P{} took {} G from P{}", e.p, e.g, e.arg),
-                );
+                self.instant(track, e);
+                self.s("steal: P");
+                self.n(u64::from(e.p));
+                self.s(" took ");
+                self.n(e.g);
+                self.s(" G from P");
+                self.n(e.arg);
+                self.close_instant(e);
             }
             Kind::Handoff => {
-                self.instant(
-                    tid,
-                    e,
-                    format_args!("hand-off: P{} to another M (blocking call)", e.p),
-                );
+                self.instant(track, e);
+                self.s("hand-off: P");
+                self.n(u64::from(e.p));
+                self.s(" to another M (blocking call)");
+                self.close_instant(e);
             }
             Kind::Retake => {
-                self.instant(
-                    tid,
-                    e,
-                    format_args!("retake: sysmon took P{} from a blocking call", e.p),
-                );
+                self.instant(track, e);
+                self.s("retake: sysmon took P");
+                self.n(u64::from(e.p));
+                self.s(" from a blocking call");
+                self.close_instant(e);
             }
             Kind::Spare => {
-                self.instant(
-                    tid,
-                    e,
-                    format_args!("spare P{} in play: P{}'s M is stuck", e.p, e.arg),
-                );
+                self.instant(track, e);
+                self.s("spare P");
+                self.n(u64::from(e.p));
+                self.s(" in play: P");
+                self.n(e.arg);
+                self.s("'s M is stuck");
+                self.close_instant(e);
             }
         }
     }
 
     /// A G's run: a slice on its M's track and on its P's.
-    fn run(&mut self, tid: u32, e: &Event, end: End) {
-        let label = Label(e.g, e.name.as_deref());
-        let mut tracks = vec![(PID_M, tid)];
-        if e.p != NO_P {
-            tracks.push((PID_P, e.p));
+    fn run(&mut self, track: u32, e: &Event, end: End) {
+        let name = e.name.as_deref().map(String::as_str);
+        let on_p = e.p != NO_P;
+        if on_p {
             self.p_tracks.insert(e.p);
         }
-        for (pid, track) in tracks {
-            self.open("X", pid, track, e.ts);
-            let _ = write!(
-                self.text,
-                "\"dur\":{}.{:03},\"name\":\"{label}\",\"cat\":\"run\",\"args\":{{\"g\":{},",
-                e.arg / 1000,
-                e.arg % 1000,
-                e.g
-            );
-            if e.p == NO_P {
-                self.text.push_str("\"p\":null,\"in\":\"blocking call\",");
+        for pid in [PID_M, PID_P] {
+            if pid == PID_P && !on_p {
+                break;
+            }
+            self.open("X", pid, if pid == PID_M { track } else { e.p }, e.ts);
+            self.s("\"dur\":");
+            self.us(e.arg);
+            self.s(",\"name\":\"");
+            self.label(e.g, name);
+            self.s("\",\"cat\":\"run\",\"args\":{\"g\":");
+            self.n(e.g);
+            if on_p {
+                self.s(",\"p\":");
+                self.n(u64::from(e.p));
             } else {
-                let _ = write!(self.text, "\"p\":{},", e.p);
+                self.s(",\"p\":null,\"in\":\"blocking call\"");
             }
             if pid == PID_P {
-                let _ = write!(self.text, "\"m\":{},", tid.saturating_sub(1));
+                self.s(",\"m\":");
+                self.n(u64::from(track.saturating_sub(1)));
             }
-            let _ = write!(self.text, "\"end\":\"{}\"}}}}", EndText(end));
+            self.s(",\"end\":\"");
+            match end {
+                End::Park(why) => {
+                    self.s("park: ");
+                    self.s(WaitReason::from_u8(why).as_str());
+                }
+                End::Yield => self.s("yield"),
+                End::Exit => self.s("exit"),
+                End::Blocking => self.s("blocking call"),
+                End::Returned => self.s("back from a blocking call"),
+                End::Stopped => self.s("trace stopped"),
+            }
+            self.s("\"}}");
         }
         if e.flow != 0 {
             // Just inside the run (if it lasted a nanosecond), so that a viewer binds the
             // arrow's end to it whatever order it gives events of equal time.
-            self.open("f", PID_M, tid, e.ts + e.arg.min(1));
-            let _ = write!(
-                self.text,
-                "\"bp\":\"e\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":{}}}",
-                e.flow
-            );
+            self.open("f", PID_M, track, e.ts + e.arg.min(1));
+            self.s("\"bp\":\"e\",\"name\":\"wake\",\"cat\":\"wake\",\"id\":");
+            self.n(e.flow);
+            self.s("}");
         }
     }
 
-    fn instant(&mut self, tid: u32, e: &Event, name: std::fmt::Arguments<'_>) {
-        self.open("i", PID_M, tid, e.ts);
-        let _ = write!(
-            self.text,
-            "\"s\":\"t\",\"name\":\"{name}\",\"args\":{{\"g\":{}",
-            e.g
-        );
+    /// Starts an instant event, up to the opening quote of its name.
+    fn instant(&mut self, track: u32, e: &Event) {
+        self.open("i", PID_M, track, e.ts);
+        self.s("\"s\":\"t\",\"name\":\"");
+    }
+
+    /// Ends an instant event's name, and the event.
+    fn close_instant(&mut self, e: &Event) {
+        self.s("\",\"args\":{\"g\":");
+        self.n(e.g);
         if e.p != NO_P {
-            let _ = write!(self.text, ",\"p\":{}", e.p);
+            self.s(",\"p\":");
+            self.n(u64::from(e.p));
         }
-        self.text.push_str("}}");
+        self.s("}}");
     }
 
-    fn flow_start(&mut self, tid: u32, e: &Event) {
+    fn flow_start(&mut self, track: u32, e: &Event) {
         if e.flow != 0 {
-            self.open("s", PID_M, tid, e.ts);
-            let _ = write!(
-                self.text,
-                "\"name\":\"wake\",\"cat\":\"wake\",\"id\":{}}}",
-                e.flow
-            );
+            self.open("s", PID_M, track, e.ts);
+            self.s("\"name\":\"wake\",\"cat\":\"wake\",\"id\":");
+            self.n(e.flow);
+            self.s("}");
         }
+    }
+
+    /// One metadata event: `name` (`process_name`, `thread_sort_index`, ...) of the
+    /// thread `tid` of process `pid`, with the one argument `key`: `value` (JSON).
+    fn meta(&mut self, pid: u32, tid: u32, name: &str, key: &str, value: &str) {
+        if !self.first {
+            self.s(",\n");
+        }
+        self.first = false;
+        self.s("{\"ph\":\"M\",\"pid\":");
+        self.n(u64::from(pid));
+        self.s(",\"tid\":");
+        self.n(u64::from(tid));
+        self.s(",\"name\":\"");
+        self.s(name);
+        self.s("\",\"args\":{\"");
+        self.s(key);
+        self.s("\":");
+        self.s(value);
+        self.s("}}");
     }
 
     /// Names the processes and every track that has an event, in order.
     fn metadata(&mut self) {
-        let meta = |text: &mut String, first: &mut bool, body: String| {
-            if !*first {
-                text.push_str(",\n");
-            }
-            *first = false;
-            text.push_str(&body);
-        };
-        let mut first = self.first;
-        let t = &mut self.text;
-        for (pid, name) in [(PID_M, "Ms (OS threads)"), (PID_P, "Ps (processors)")] {
+        for (pid, name) in [
+            (PID_M, "\"Ms (OS threads)\""),
+            (PID_P, "\"Ps (processors)\""),
+        ] {
             // Said of the process's main thread (tid = pid), which has no events.
-            meta(
-                t,
-                &mut first,
-                format!(
-                    "{{\"ph\":\"M\",\"pid\":{pid},\"tid\":{pid},\"name\":\"process_name\",\"args\":{{\"name\":\"{name}\"}}}}"
-                ),
-            );
-            meta(
-                t,
-                &mut first,
-                format!(
-                    "{{\"ph\":\"M\",\"pid\":{pid},\"tid\":{pid},\"name\":\"process_sort_index\",\"args\":{{\"sort_index\":{pid}}}}}"
-                ),
+            self.meta(pid, pid, "process_name", "name", name);
+            self.meta(
+                pid,
+                pid,
+                "process_sort_index",
+                "sort_index",
+                &pid.to_string(),
             );
         }
         // The off-M track sorts after the Ms.
-        let tracks = self
+        let ms: Vec<_> = self
             .m_tracks
             .iter()
             .map(|&track| match track {
@@ -285,72 +396,20 @@ impl Json {
                 ),
                 t => (PID_M, m_tid(t), format!("M{}", t - 1), t),
             })
-            .chain(
-                self.p_tracks
-                    .iter()
-                    .map(|&p| (PID_P, TID_P0 + p, format!("P{p}"), p)),
-            );
-        for (pid, tid, name, order) in tracks {
-            meta(
-                t,
-                &mut first,
-                format!(
-                    "{{\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"name\":\"thread_name\",\"args\":{{\"name\":\"{name}\"}}}}"
-                ),
-            );
-            meta(
-                t,
-                &mut first,
-                format!(
-                    "{{\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"name\":\"thread_sort_index\",\"args\":{{\"sort_index\":{order}}}}}"
-                ),
+            .collect();
+        let ps = self
+            .p_tracks
+            .iter()
+            .map(|&p| (PID_P, TID_P0 + p, format!("P{p}"), p));
+        for (pid, tid, name, order) in ms.into_iter().chain(ps.collect::<Vec<_>>()) {
+            self.meta(pid, tid, "thread_name", "name", &format!("\"{name}\""));
+            self.meta(
+                pid,
+                tid,
+                "thread_sort_index",
+                "sort_index",
+                &order.to_string(),
             );
         }
-        self.first = first;
-    }
-}
-
-/// A G's label: `name (G12)` or `G12`, escaped for a JSON string.
-struct Label<'a>(u64, Option<&'a String>);
-
-impl std::fmt::Display for Label<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.1 {
-            Some(name) => write!(f, "{} (G{})", Escaped(name), self.0),
-            None => write!(f, "G{}", self.0),
-        }
-    }
-}
-
-/// Why a run ended, as the slice's `end` argument says it.
-struct EndText(End);
-
-impl std::fmt::Display for EndText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            End::Park(why) => write!(f, "park: {}", Escaped(WaitReason::from_u8(why).as_str())),
-            End::Yield => f.write_str("yield"),
-            End::Exit => f.write_str("exit"),
-            End::Blocking => f.write_str("blocking call"),
-            End::Returned => f.write_str("back from a blocking call"),
-            End::Stopped => f.write_str("trace stopped"),
-        }
-    }
-}
-
-/// Text inside a JSON string.
-struct Escaped<'a>(&'a str);
-
-impl std::fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '"' => f.write_str("\\\"")?,
-                '\\' => f.write_str("\\\\")?,
-                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
     }
 }
