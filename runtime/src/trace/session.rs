@@ -8,11 +8,9 @@ use parking_lot::Mutex;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
 
 /// Whether a trace is being written. Tested by every hook (`trace::on`), so it is the
 /// only thing tracing costs when off.
@@ -32,10 +30,18 @@ struct Writer {
     thread: JoinHandle<io::Result<()>>,
 }
 
-/// The trace clock: nanoseconds since the first use of tracing in this process.
+/// The trace clock: `CLOCK_MONOTONIC` in nanoseconds — the clock `Instant` reads, without
+/// `Instant`'s checked arithmetic (a third of what a record cost the M, by callgrind).
 pub(crate) fn now() -> u64 {
-    static BASE: OnceLock<Instant> = OnceLock::new();
-    BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
 }
 
 /// Hands a full buffer of session `session` to its writer; dropped if that session
