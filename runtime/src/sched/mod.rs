@@ -19,13 +19,15 @@
 //! A G may keep its M while the M blocks, its P going to another M: in a blocking
 //! call (`blocking.rs`; the P it leaves behind, `syscall.rs`), and when it must not
 //! leave its M at all — thread-locked, or panicking (`pinned.rs`). Giving a P away is
-//! `handoff.rs`. What a panic in a green thread prints is `panic_hook.rs`.
+//! `handoff.rs`. What a panic in a green thread prints is `panic_hook.rs`. What the
+//! scheduler records for the timeline (`crate::trace`, `GOGREEN_TRACE`) is `traced.rs`:
+//! each hook in the files above is one test of a flag and a call there.
 //!
 //! The files depend on each other in one direction only, from the leaves (`state`,
 //! `queue`, `inject`, `idle`, `sleeper`, `syscall`, `timer`, `parker`, `settings`,
-//! `locals`) up through `g`, `p`, `m`, `runtime`, `wake`, `ready`, `handoff`, `pinned`,
-//! `switch`, `calls`, `blocking`, `hooks`, `panic_hook`, `worker`, `sysmon` to `boot`
-//! and `spawn`; this file only names them.
+//! `locals`) up through `g`, `p`, `m`, `traced`, `runtime`, `wake`, `ready`, `handoff`,
+//! `pinned`, `switch`, `calls`, `blocking`, `hooks`, `panic_hook`, `worker`, `sysmon` to
+//! `boot` and `spawn`; this file only names them.
 
 mod blocking;
 mod boot;

@@ -42,11 +42,13 @@ pub(crate) fn switch(m: &'static M, p: &P, g: &G, next: Option<&G>, pending: Pen
     }
 }
 
-/// A run of `g` begins on `m` and `p` (g0 starting it, or a G resuming in place).
+/// A run of `g` begins on `m` and `p` (g0 starting it, or a G resuming in place). The
+/// only run still open here is a blocking call's, which `g` is back from (`resume_here`
+/// after `blocking::leave_slow`): every other path ends its run before.
 #[cold]
 #[inline(never)]
 pub(crate) fn run_begin(m: &'static M, p: &P, g: &G) {
-    begin(m, p.id as u32, g, End::Yield);
+    begin(m, p.id as u32, g, End::Returned);
 }
 
 /// `m`'s run ends, as `pending` (or, for a G that waits in place, its wait) says.
