@@ -22,7 +22,7 @@ python3 tools/trace_svg.py $T/blocked.json $D/blocked.svg --at "spawn" --span 31
     --title "blocked: G1 calls std::thread::sleep(30 ms), unmarked, GOGREEN_PROCS=1"
 
 GOGREEN_PROCS=1 GOGREEN_TRACE=$T/marked.json cargo run -q --release --example timeline -- marked
-python3 tools/trace_svg.py $T/marked.json $D/marked.svg --at "spawn" --span 31 \
+python3 tools/trace_svg.py $T/marked.json $D/marked.svg --at "spawn" --span 31.5 \
     --title "marked: the same sleep inside gogreen::blocking, GOGREEN_PROCS=1"
 
 GOGREEN_PROCS=2 GOGREEN_TRACE=$T/sieve.json cargo run -q --release --example sieve -- 12 > /dev/null
