@@ -175,6 +175,39 @@ fn a_trace_has_a_track_per_m_a_slice_per_run_and_every_g() {
             .any(|e| e["name"] == format!("odd \"name\" \\ with\ttab (G{odd})").as_str()),
         "the odd name comes back as it was"
     );
+    // A slice per run: each worker's runs end in a park (one per `park` mark), a yield,
+    // or its one exit — or, if `stop` came while the worker was switching away for the
+    // last time (its joiner already woken), in the trace's end.
+    for id in &ids {
+        let ends: Vec<String> = trace
+            .with_ph("X")
+            .filter(|e| e["pid"] == 1 && e["args"]["g"] == *id)
+            .map(|e| e["args"]["end"].as_str().unwrap().to_string())
+            .collect();
+        let parks = trace
+            .with_ph("i")
+            .filter(|e| {
+                e["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("park G{id}:"))
+            })
+            .count();
+        assert_eq!(
+            ends.iter().filter(|e| e.starts_with("park: ")).count(),
+            parks
+        );
+        let last = ends
+            .iter()
+            .filter(|e| *e == "exit" || *e == "trace stopped")
+            .count();
+        assert_eq!(last, 1, "G{id}: {ends:?}");
+        assert!(
+            ends.iter().all(|e| e.starts_with("park: ")
+                || ["exit", "yield", "trace stopped"].contains(&e.as_str())),
+            "G{id}: {ends:?}"
+        );
+    }
     let named = trace
         .with_ph("X")
         .filter(|e| e["name"].as_str().unwrap().starts_with("worker-"))
