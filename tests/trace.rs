@@ -104,8 +104,20 @@ impl Trace {
                 tracks.entry(track).or_default().push((ts, ts + dur));
             }
         }
-        for (track, mut slices) in tracks {
+        for slices in tracks.values_mut() {
             slices.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        }
+        // Each end of an arrow sits inside a run on its track: the waker's, and the woken
+        // G's next (the viewers bind an arrow to those slices).
+        for e in self.with_ph("s").chain(self.with_ph("f")) {
+            let track = (e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap());
+            let ts = e["ts"].as_f64().unwrap();
+            let inside = tracks
+                .get(&track)
+                .is_some_and(|s| s.iter().any(|&(a, b)| a <= ts && ts <= b));
+            assert!(inside, "an arrow's end outside any run: {e}");
+        }
+        for (track, slices) in tracks {
             for w in slices.windows(2) {
                 assert!(
                     w[0].1 <= w[1].0 + 1e-9,
