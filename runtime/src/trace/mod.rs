@@ -3,7 +3,7 @@
 //! the G it woke, written as Chrome trace-event JSON (`docs/timeline.md`).
 //!
 //! `GOGREEN_TRACE=<path>`, or [`start`] and [`stop`]. Off, a hook in the scheduler costs
-//! one relaxed load of a static flag and a branch not taken ([`on`]); the scheduler's
+//! one relaxed load of a static flag and a branch not taken (`on()`); the scheduler's
 //! side of each hook sits out of line (`sched/traced.rs`). On, each M writes fixed-size
 //! records into its own buffer (`buffer.rs`) — no lock shared with another M, no text,
 //! no system call — and a writer thread turns full buffers into JSON (`json.rs`).
