@@ -74,7 +74,10 @@ impl Trace {
     /// Slices on the M tracks (process 1), by task id.
     fn runs_by_g(&self) -> BTreeMap<u64, usize> {
         let mut runs = BTreeMap::new();
-        for e in self.with_ph("X").filter(|e| e["pid"] == 1) {
+        for e in self
+            .with_ph("X")
+            .filter(|e| e["pid"] == 1 && e["cat"] == "run")
+        {
             *runs.entry(e["args"]["g"].as_u64().unwrap()).or_insert(0) += 1;
         }
         runs

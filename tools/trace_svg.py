@@ -71,7 +71,10 @@ def load(path):
         if ph == "M" and e.get("name") == "thread_name":
             names[key] = e["args"]["name"]
         elif ph == "X":
-            slices.append((key, float(e["ts"]), float(e["dur"]), e["name"], e.get("args", {})))
+            args = dict(e.get("args", {}))
+            if e.get("cat") == "idle":
+                args["idle"] = True
+            slices.append((key, float(e["ts"]), float(e["dur"]), e["name"], args))
         elif ph == "i":
             instants.append((key, float(e["ts"]), e["name"]))
         elif ph == "s":
@@ -87,7 +90,7 @@ def by_g(slices, flows):
     the G whose run holds the arrow's start to the G whose run begins at its end."""
     runs = {}
     for key, ts, dur, name, a in slices:
-        if key[0] == 1:
+        if key[0] == 1 and not a.get("idle"):
             runs.setdefault(key, []).append((ts, dur, a.get("g", 0)))
     for r in runs.values():
         r.sort()
@@ -101,7 +104,7 @@ def by_g(slices, flows):
 
     g_slices, names = [], {}
     for key, ts, dur, name, a in slices:
-        if key[0] == 1:
+        if key[0] == 1 and not a.get("idle"):
             g = a.get("g", 0)
             g_slices.append(((0, g), ts, dur, name, a))
             names[(0, g)] = name
@@ -178,6 +181,13 @@ def main():
         if key not in lane_y or not visible(ts, dur):
             continue
         x0, x1 = x(ts), x(ts + dur)
+        if a.get("idle"):
+            # An M asleep without a P: a thin grey line through the lane.
+            y = lane_y[key] + LANE_H // 2
+            out.append('<rect x="%.1f" y="%d" width="%.1f" height="3" fill="#bbb"><title>%s</title></rect>'
+                       % (x0, y - 1, max(x1 - x0, 0.6), html.escape("%s asleep without a P, %s"
+                                                                     % (names.get(key, key), fmt_time(dur)))))
+            continue
         w = max(x1 - x0, 0.6)
         g = a.get("g", 0)
         col = g_colour(g)

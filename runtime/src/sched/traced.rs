@@ -14,6 +14,7 @@
 //! | `ready.rs` | unpark, with an arrow from the waking G |
 //! | `spawn.rs` | spawn, with an arrow from the spawning G to the first run |
 //! | `worker.rs`, `steal` | steal |
+//! | `worker.rs`, `stop_m` | the M sleeps without a P, until handed one |
 //! | `blocking.rs`, `sysmon.rs` | hand-off, retake, spare P |
 
 use super::g::G;
@@ -124,6 +125,20 @@ pub(crate) fn retake(p: &P) {
 #[inline(never)]
 pub(crate) fn spare(spare: usize, stuck: &P) {
     trace::instant(None, Kind::Spare, spare as u32, 0, stuck.id as u64);
+}
+
+/// `m` gave its P up and sleeps (`worker::stop_m`).
+#[cold]
+#[inline(never)]
+pub(crate) fn idle_begin(m: &'static M) {
+    trace::idle_begin(&m.trace);
+}
+
+/// `m` was handed a P and runs on.
+#[cold]
+#[inline(never)]
+pub(crate) fn idle_end(m: &'static M) {
+    trace::idle_end(&m.trace);
 }
 
 /// Begins `g`'s run on `m` and P `p`, ending the previous one for `prev`; the arrow

@@ -264,6 +264,17 @@ fn steal(rt: &'static Runtime, m: &'static M, p: &'static P) -> Option<&'static 
 /// queue, and an M is woken for them as for any G readied off a P — perhaps this one,
 /// handed a P through `nextp`.
 fn stop_m(rt: &'static Runtime, m: &'static M) {
+    if crate::trace::on() {
+        traced::idle_begin(m);
+    }
+    sleep_until_p(rt, m);
+    if crate::trace::on() {
+        traced::idle_end(m);
+    }
+}
+
+/// `stop_m`'s wait itself.
+fn sleep_until_p(rt: &'static Runtime, m: &'static M) {
     rt.idle.push_idle_m(m);
     let me = m as *const M as usize;
     loop {

@@ -56,6 +56,8 @@ pub(crate) struct Local {
     pub(crate) events: Vec<Event>,
     /// The run this M has started and not ended: a slice once it ends (`record.rs`).
     pub(crate) open: Option<Event>,
+    /// Since when the M has slept without a P, if it does.
+    pub(crate) idle: Option<u64>,
     /// The count of the last flow id handed out (`record.rs`).
     pub(crate) flows: u32,
     /// The track the records go to: the M's id + 1 (0 is [`OFF_M`]'s). Set at creation.
@@ -70,6 +72,7 @@ impl MTrace {
                 session: 0,
                 events: Vec::new(),
                 open: None,
+                idle: None,
                 flows: 0,
                 tid,
             }),
@@ -95,6 +98,7 @@ impl MTrace {
             local.session = session;
             local.events.clear();
             local.open = None;
+            local.idle = None;
             local.flows = 0;
         }
         if local.events.capacity() == 0 {

@@ -43,6 +43,8 @@ pub(crate) enum Kind {
     Retake,
     /// sysmon put spare P `p` in play for P `arg`, whose M is stuck in one G.
     Spare,
+    /// This M had no P and slept, from `ts` for `arg` ns (`worker::stop_m`).
+    Idle,
 }
 
 /// One record. 48 bytes: a buffer of `CHUNK` fits in a few hundred KiB.

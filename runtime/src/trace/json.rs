@@ -6,7 +6,8 @@
 //! - process 1, "Ms": a track per M (thread id 10,000 + the M's id) and one for what
 //!   happens off any M (sysmon, plain OS threads: thread id 9,999). Each run of a G is
 //!   a complete slice (`"ph":"X"`) named after the G; its arguments say the P, and why
-//!   the run ended.
+//!   the run ended. A slice `idle (no P)` (category `idle`) is a time the M slept without
+//!   a P.
 //! - process 2, "Ps": the same runs again, on a track per P (thread id 100,000 + the
 //!   P's id), so a P's life across Ms reads as one line.
 //!
@@ -256,6 +257,12 @@ impl Json {
                 self.n(u64::from(e.p));
                 self.s(" from a blocking call");
                 self.close_instant(e);
+            }
+            Kind::Idle => {
+                self.open("X", PID_M, track, e.ts);
+                self.s("\"dur\":");
+                self.us(e.arg);
+                self.s(",\"name\":\"idle (no P)\",\"cat\":\"idle\",\"args\":{}}");
             }
             Kind::Spare => {
                 self.instant(track, e);

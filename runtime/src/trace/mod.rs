@@ -22,7 +22,7 @@ mod session;
 
 pub(crate) use buffer::MTrace;
 pub(crate) use event::{End, Kind, NO_P};
-pub(crate) use record::{instant, run_begin, run_end, wake};
+pub(crate) use record::{idle_begin, idle_end, instant, run_begin, run_end, wake};
 pub(crate) use session::start_from_env;
 pub use session::{is_on, start, stop};
 

@@ -1,5 +1,5 @@
 //! What each scheduling event writes into its M's buffer: runs opened and closed into
-//! slices, instants, and the two ends of a flow arrow. Called by the scheduler's side
+//! slices, sleeps of an M without a P, instants, and the two ends of a flow arrow. Called by the scheduler's side
 //! (`sched/traced.rs`) with plain numbers, only while tracing is on.
 //!
 //! A run is kept open in the buffer (`Local::open`) until the M's next run begins or
@@ -17,7 +17,7 @@
 //! by an older session is recognised by its session bits and dropped.
 
 use super::buffer::{Local, MTrace, OFF_M};
-use super::event::{End, Event, Kind};
+use super::event::{End, Event, Kind, NO_P};
 use std::sync::Arc;
 
 /// Begins a run of task `g` (named `name`) on P `p` (or `NO_P`: a blocking call),
@@ -105,6 +105,30 @@ pub(crate) fn wake(
         .unwrap_or(0)
 }
 
+/// The M gave its P up and sleeps.
+pub(crate) fn idle_begin(t: &'static MTrace) {
+    t.with(|l, now| l.idle = Some(now));
+}
+
+/// The M was handed a P: its sleep becomes a slice.
+pub(crate) fn idle_end(t: &'static MTrace) {
+    t.with(|l, now| close_idle(l, now));
+}
+
+fn close_idle(l: &mut Local, now: u64) {
+    if let Some(since) = l.idle.take() {
+        l.events.push(Event {
+            ts: since,
+            kind: Kind::Idle,
+            p: NO_P,
+            g: 0,
+            arg: now.saturating_sub(since),
+            flow: 0,
+            name: None,
+        });
+    }
+}
+
 /// Closes the open run at `now` (a slice of that length), if there is one.
 fn close(l: &mut Local, now: u64, why: End) {
     if let Some(mut run) = l.open.take() {
@@ -117,4 +141,5 @@ fn close(l: &mut Local, now: u64, why: End) {
 /// For `stop`: the run still open ends with the trace.
 pub(crate) fn close_open(l: &mut Local, now: u64) {
     close(l, now, End::Stopped);
+    close_idle(l, now);
 }
