@@ -112,7 +112,7 @@ pub(crate) fn idle_begin(t: &'static MTrace) {
 
 /// The M was handed a P: its sleep becomes a slice.
 pub(crate) fn idle_end(t: &'static MTrace) {
-    t.with(|l, now| close_idle(l, now));
+    t.with(close_idle);
 }
 
 fn close_idle(l: &mut Local, now: u64) {
