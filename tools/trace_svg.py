@@ -33,6 +33,8 @@ MARKS = [
     ("hand-off", "#7b3fbf", "hand-off"),
     ("retake", "#7b3fbf", "retake"),
     ("spare", "#7b3fbf", "spare P"),
+    ("wake M", "#2b8a3e", "wake M"),
+    ("new M", "#2b8a3e", "new M"),
 ]
 
 

@@ -16,9 +16,10 @@
 //! | `worker.rs`, `steal` | steal |
 //! | `worker.rs`, `stop_m` | the M sleeps without a P, until handed one |
 //! | `blocking.rs`, `sysmon.rs` | hand-off, retake, spare P |
+//! | `wake.rs`, `start_m` | an M woken (or a thread started) to run a P |
 
 use super::g::G;
-use super::m::{M, Pending};
+use super::m::{M, Pending, current_m};
 use super::p::P;
 use crate::trace::{self, End, Kind, NO_P};
 use std::sync::atomic::Ordering;
@@ -125,6 +126,20 @@ pub(crate) fn retake(p: &P) {
 #[inline(never)]
 pub(crate) fn spare(spare: usize, stuck: &P) {
     trace::instant(None, Kind::Spare, spare as u32, 0, stuck.id as u64);
+}
+
+/// P `p` was handed to the sleeping M `m`, or to a new thread (`None`), by the caller.
+#[cold]
+#[inline(never)]
+pub(crate) fn start_m(p: usize, m: Option<&M>) {
+    let by = current_m().map(|c| &c.trace);
+    trace::instant(
+        by,
+        Kind::StartM,
+        p as u32,
+        m.map_or(0, |m| m.id as u64 + 1),
+        0,
+    );
 }
 
 /// `m` gave its P up and sleeps (`worker::stop_m`).

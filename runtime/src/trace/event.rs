@@ -43,6 +43,8 @@ pub(crate) enum Kind {
     Retake,
     /// sysmon put spare P `p` in play for P `arg`, whose M is stuck in one G.
     Spare,
+    /// P `p` was handed to the sleeping M with id `g` - 1, or to a new thread (`g` = 0).
+    StartM,
     /// This M had no P and slept, from `ts` for `arg` ns (`worker::stop_m`).
     Idle,
 }

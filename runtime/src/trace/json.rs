@@ -15,7 +15,8 @@
 //! takes a thread id seen under a second process id for a new thread (a reused tid),
 //! and a thread id equal to its process id for the main thread.
 //! - instants (`"ph":"i"`) for spawn, park (with the wait reason), unpark, steal,
-//!   hand-off, retake and spare P, on the track of the M (or off-M track) that did it.
+//!   hand-off, retake, spare P, and an M woken (or started) for a P, on the track of
+//!   the M (or off-M track) that did it.
 //! - flow arrows (`"ph":"s"` at the waker, `"ph":"f"`, bound to the woken G's next run)
 //!   from the G that spawned or woke another.
 //! - metadata (`"ph":"M"`) naming the processes and tracks, written last.
@@ -256,6 +257,19 @@ impl Json {
                 self.s("retake: sysmon took P");
                 self.n(u64::from(e.p));
                 self.s(" from a blocking call");
+                self.close_instant(e);
+            }
+            Kind::StartM => {
+                self.instant(track, e);
+                if e.g == 0 {
+                    self.s("new M for P");
+                    self.n(u64::from(e.p));
+                } else {
+                    self.s("wake M");
+                    self.n(e.g - 1);
+                    self.s(" for P");
+                    self.n(u64::from(e.p));
+                }
                 self.close_instant(e);
             }
             Kind::Idle => {
