@@ -220,7 +220,14 @@ def main():
                 out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" class="flow"/>' % (xs, ys, xf, yf))
     # The scheduler's events.
     last_label_x = {}
-    for key, ts, name in instants:
+    # The scheduler's decisions before the Ms they wake: a label that would crowd an
+    # earlier one is left out, so the more telling one comes first.
+    rank = {prefix: n for n, (prefix, _, _) in enumerate(MARKS)}
+
+    def priority(ins):
+        return (min((rank[p] for p in rank if ins[2].startswith(p)), default=len(MARKS)), ins[1])
+
+    for key, ts, name in sorted(instants, key=priority):
         if key not in lane_y or not visible(ts):
             continue
         for prefix, col, short in MARKS:
@@ -229,9 +236,9 @@ def main():
                 # A triangle hanging from the lane's top, pointing at the moment.
                 out.append('<path d="M%.1f %d l-5 -8 h10 z" fill="%s" stroke="white" stroke-width="0.6">'
                            '<title>%s</title></path>' % (cx, y + 8, col, html.escape(name)))
-                if cx - last_label_x.get(key, -1e9) > 60:
+                if all(abs(cx - lx) > 60 for lx in last_label_x.get(key, [])):
                     out.append('<text x="%.1f" y="%d" class="mark" fill="%s">%s</text>' % (cx + 6, y + 8, col, short))
-                    last_label_x[key] = cx
+                    last_label_x.setdefault(key, []).append(cx)
     # Lane names and group labels.
     frame = []
     for key, y in lane_y.items():
