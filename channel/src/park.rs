@@ -1,9 +1,10 @@
 //! The park seam: the one place where a blocked operation waits, and where it is woken.
 //!
 //! The channel crate knows nothing of the scheduler. Every blocking operation goes
-//! through three calls — [`current`] ("give me a handle that wakes me"), [`park`]
-//! ("sleep until woken or until a deadline") and [`snooze`] ("let someone else run
-//! for a moment") — and this module decides who "me" is:
+//! through three calls — [`current`] ("give me a handle that wakes me"), [`park_for`]
+//! ("sleep until woken or until a deadline, waiting for this", [`park`] when the
+//! caller does not say what for) and [`snooze`] ("let someone else run for a moment")
+//! — and this module decides who "me" is:
 //!
 //! - inside a green thread, the runtime that installed its [`Hooks`] parks the green
 //!   thread (only the G sleeps; its OS thread runs other Gs);
@@ -30,6 +31,19 @@
 //! A waker must copy (clone) the waiter's [`Unparker`] *before* it publishes the
 //! wake-up condition: once the waiter can observe the condition it may return and
 //! free the record the unparker lived in.
+//!
+//! # What a waiter waits for
+//!
+//! Each park may say why it waits ([`WaitReason`]): a runtime keeps it with the green
+//! thread, for its task dumps and counts. It costs the park one byte in a register.
+//!
+//! # OS threads blocked here
+//!
+//! A runtime that wants to prove a deadlock must know which OS threads can never act
+//! again. [`blocked_os_threads`] lists the OS threads parked in this seam with no
+//! deadline and no wake-up pending, each with a word that changes whenever the thread
+//! parks again — so that two identical lists taken one after the other prove that each
+//! of those threads stayed parked in between.
 
 use std::fmt;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -126,6 +140,126 @@ impl fmt::Debug for Unparker {
     }
 }
 
+/// What a blocked context waits for. Runtimes show it in task dumps (`gogreen::dump`)
+/// and count waiting green threads by it; it changes nothing in how the wait works.
+///
+/// The list covers every wait of gogreen, not only the channels': it is the one
+/// vocabulary the seam and the runtime share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum WaitReason {
+    /// Not said: a plain [`park`].
+    Other = 0,
+    /// A channel send.
+    Send,
+    /// A channel receive.
+    Recv,
+    /// A `select` over channels.
+    Select,
+    /// A wait nothing ends but a deadline: a receive from `never()`, a `select` with no
+    /// operations.
+    Never,
+    /// A receive from a timer channel (`after`, `at`, `tick`).
+    Timer,
+    /// `sleep`.
+    Sleep,
+    /// `JoinHandle::join` (and `run`).
+    Join,
+    /// A scope waiting for the green threads it started.
+    Scope,
+    /// `WaitGroup::wait`.
+    WaitGroup,
+    /// `Mutex::lock`.
+    Mutex,
+    /// `RwLock::read`.
+    RwLockRead,
+    /// `RwLock::write`.
+    RwLockWrite,
+    /// `Condvar::wait`.
+    Condvar,
+    /// `Semaphore::acquire`.
+    Semaphore,
+    /// `Barrier::wait`.
+    Barrier,
+    /// `Once` or `OnceLock`, while another thread runs the initialiser.
+    Once,
+    /// A socket or another file descriptor that is not ready (the netpoller).
+    Io,
+    /// Inside `gogreen::blocking`: a call that blocks the OS thread. No park: the runtime
+    /// sets it itself.
+    Blocking,
+    /// A green thread of the runtime's own, waiting for work (the contexts' deadline timer).
+    Idle,
+}
+
+impl WaitReason {
+    /// Every reason, in order of their values.
+    pub const ALL: [WaitReason; 20] = [
+        WaitReason::Other,
+        WaitReason::Send,
+        WaitReason::Recv,
+        WaitReason::Select,
+        WaitReason::Never,
+        WaitReason::Timer,
+        WaitReason::Sleep,
+        WaitReason::Join,
+        WaitReason::Scope,
+        WaitReason::WaitGroup,
+        WaitReason::Mutex,
+        WaitReason::RwLockRead,
+        WaitReason::RwLockWrite,
+        WaitReason::Condvar,
+        WaitReason::Semaphore,
+        WaitReason::Barrier,
+        WaitReason::Once,
+        WaitReason::Io,
+        WaitReason::Blocking,
+        WaitReason::Idle,
+    ];
+
+    /// The reason stored as `v` (`reason as u8`); `Other` for a value no reason has.
+    #[inline]
+    pub fn from_u8(v: u8) -> WaitReason {
+        WaitReason::ALL
+            .get(usize::from(v))
+            .copied()
+            .unwrap_or(WaitReason::Other)
+    }
+
+    /// A short description, in the words of Go's goroutine dumps where Go has one.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Other => "waiting",
+            WaitReason::Send => "chan send",
+            WaitReason::Recv => "chan receive",
+            WaitReason::Select => "select",
+            WaitReason::Never => "waiting forever (never() or an empty select)",
+            WaitReason::Timer => "timer channel",
+            WaitReason::Sleep => "sleep",
+            WaitReason::Join => "join",
+            WaitReason::Scope => "scope",
+            WaitReason::WaitGroup => "WaitGroup.wait",
+            WaitReason::Mutex => "Mutex.lock",
+            WaitReason::RwLockRead => "RwLock.read",
+            WaitReason::RwLockWrite => "RwLock.write",
+            WaitReason::Condvar => "Condvar.wait",
+            WaitReason::Semaphore => "Semaphore.acquire",
+            WaitReason::Barrier => "Barrier.wait",
+            WaitReason::Once => "Once",
+            WaitReason::Io => "IO wait",
+            WaitReason::Blocking => "blocking call",
+            WaitReason::Idle => "idle",
+        }
+    }
+}
+
+impl fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a green-thread runtime plugs into the seam; see [`install`].
 ///
 /// Each function answers for the *calling* context: `current` returns `None` and
@@ -135,8 +269,8 @@ pub struct Hooks {
     /// An unparker for the calling green thread.
     pub current: fn() -> Option<Unparker>,
     /// Parks the calling green thread until it is unparked (or holds a token), or
-    /// until the deadline passes.
-    pub park: fn(Option<Instant>) -> bool,
+    /// until the deadline passes; the reason says what it waits for.
+    pub park: fn(Option<Instant>, WaitReason) -> bool,
     /// Lets other green threads run before the caller continues.
     pub snooze: fn() -> bool,
 }
@@ -176,15 +310,31 @@ pub fn current() -> Unparker {
     os::current()
 }
 
-/// Parks the caller until unparked or until `deadline`; may return spuriously.
+/// Parks the caller until unparked or until `deadline`; may return spuriously. The
+/// same as [`park_for`] with [`WaitReason::Other`].
 #[inline]
 pub fn park(deadline: Option<Instant>) {
+    park_for(deadline, WaitReason::Other)
+}
+
+/// Parks the caller, waiting for `why`, until unparked or until `deadline`; may return
+/// spuriously.
+#[inline]
+pub fn park_for(deadline: Option<Instant>, why: WaitReason) {
     if let Some(h) = hooks()
-        && (h.park)(deadline)
+        && (h.park)(deadline, why)
     {
         return;
     }
     os::park(deadline)
+}
+
+/// The OS threads parked in this seam right now with no deadline and no wake-up
+/// pending, as `(thread, word)` pairs; `word` changes every time the thread parks.
+/// Appended to `out`. A snapshot of each thread in turn: see the module docs for what
+/// two equal snapshots prove. Under loom, always empty.
+pub fn blocked_os_threads(out: &mut Vec<(usize, u64)>) {
+    os::blocked(out)
 }
 
 /// Gives way for a moment while spinning: to other green threads inside one, to the OS
@@ -206,7 +356,9 @@ pub fn in_green_thread() -> bool {
 }
 
 mod os {
-    //! OS threads park through `std::thread::park`. Under loom each thread parks on its own
+    //! OS threads park through `std::thread::park`, behind a state word of their own that
+    //! says whether the thread is parked and counts its parks (see "OS threads blocked
+    //! here" in the module docs). Under loom each thread parks on its own
     //! `loom::sync::Notify`, which has the same token semantics (and explores spurious
     //! wake-ups) but, unlike `loom::thread::unpark`, wakes the thread only from *this*
     //! wait: a late unpark must not disturb a thread that has moved on and now blocks on a
@@ -220,14 +372,14 @@ mod os {
     #[cfg(loom)]
     use loom::{sync::Notify as Parker, thread, thread_local};
     #[cfg(not(loom))]
-    use std::{thread, thread::Thread as Parker, thread_local};
+    use std::{thread, thread_local};
 
     thread_local! {
         // One allocation per thread; every unparker for it shares the Arc, so
         // `will_wake` can compare pointers (except in thread-local destructors, see
         // `current`).
         #[cfg(not(loom))]
-        static ME: Arc<Parker> = Arc::new(thread::current());
+        static ME: Arc<Parker> = Parker::registered();
         #[cfg(loom)]
         static ME: Arc<Parker> = Arc::new(Parker::new());
     }
@@ -240,13 +392,13 @@ mod os {
 
     pub(super) fn current() -> Unparker {
         // `try_with`: a channel may block in a thread-local's destructor, after `ME` is
-        // gone; that thread then gets a fresh handle per call (it parks through
-        // `thread::park`, which needs no thread-local, so the handle still wakes it).
-        // Under loom the handle *is* the parker, so there is no such fallback.
+        // gone; that thread then gets a fresh handle per call, which always wakes it
+        // (it parks through `thread::park`, which needs no thread-local). Under loom the
+        // handle *is* the parker, so there is no such fallback.
         #[cfg(not(loom))]
         let me = ME
             .try_with(Arc::clone)
-            .unwrap_or_else(|_| Arc::new(thread::current()));
+            .unwrap_or_else(|_| Arc::new(Parker::detached()));
         #[cfg(loom)]
         let me = ME.with(Arc::clone);
         let data = Arc::into_raw(me) as *const ();
@@ -277,12 +429,16 @@ mod os {
 
     #[cfg(not(loom))]
     pub(super) fn park(deadline: Option<Instant>) {
-        match deadline {
-            None => thread::park(),
-            Some(d) => {
-                let now = Instant::now();
-                if d > now {
-                    thread::park_timeout(d - now);
+        if ME.try_with(|me| me.park(deadline)).is_err() {
+            // In a thread-local destructor: the handles are detached ones (`current`),
+            // and wake the thread itself.
+            match deadline {
+                None => thread::park(),
+                Some(d) => {
+                    let now = Instant::now();
+                    if d > now {
+                        thread::park_timeout(d - now);
+                    }
                 }
             }
         }
@@ -298,5 +454,172 @@ mod os {
 
     pub(super) fn snooze() {
         thread::yield_now();
+    }
+
+    #[cfg(not(loom))]
+    pub(super) use real::{Parker, blocked};
+
+    #[cfg(loom)]
+    pub(super) fn blocked(_out: &mut Vec<(usize, u64)>) {}
+
+    #[cfg(not(loom))]
+    mod real {
+        //! The OS thread's parker: `std::thread::park` behind a state word.
+        //!
+        //! The word is `parks << 2 | state`. The thread moves `EMPTY` to `PARKED` (or
+        //! `PARKED_TIMED`), counting one park, with a CAS that fails if a token is there
+        //! (`NOTIFIED`); an unpark sets `NOTIFIED` with a CAS and calls
+        //! `Thread::unpark` only if it took a parked state out; the thread, woken, takes
+        //! `NOTIFIED` back to `EMPTY`. So `PARKED` means exactly "parked without a
+        //! deadline, and nothing has woken it since": a wake-up on its way is already
+        //! `NOTIFIED`. Every state change is one read-modify-write of the word, so they
+        //! are totally ordered; Release on the unpark pairs with the thread's Acquire:
+        //! it sees what its waker wrote.
+
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::{Arc, Mutex, Weak};
+        use std::thread::{self, Thread};
+        use std::time::Instant;
+
+        const STATE: u64 = 0b11;
+        const EMPTY: u64 = 0;
+        const NOTIFIED: u64 = 1;
+        const PARKED: u64 = 2;
+        const PARKED_TIMED: u64 = 3;
+        const ONE_PARK: u64 = 4;
+
+        /// Every thread's parker, for [`blocked`]; dead threads' entries are pruned as
+        /// new threads register.
+        static REGISTRY: Mutex<Vec<Weak<Parker>>> = Mutex::new(Vec::new());
+
+        pub(crate) struct Parker {
+            thread: Thread,
+            word: AtomicU64,
+            /// A handle made in a thread-local destructor, whose thread parks through
+            /// `thread::park` directly: its unpark always wakes the thread.
+            detached: bool,
+        }
+
+        impl Parker {
+            /// The calling thread's parker, listed for [`blocked`].
+            pub(crate) fn registered() -> Arc<Parker> {
+                let me = Arc::new(Parker {
+                    thread: thread::current(),
+                    word: AtomicU64::new(EMPTY),
+                    detached: false,
+                });
+                let mut all = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+                all.retain(|w| w.strong_count() > 0);
+                all.push(Arc::downgrade(&me));
+                me
+            }
+
+            pub(crate) fn detached() -> Parker {
+                Parker {
+                    thread: thread::current(),
+                    word: AtomicU64::new(EMPTY),
+                    detached: true,
+                }
+            }
+
+            pub(crate) fn unpark(&self) {
+                if self.detached {
+                    self.thread.unpark();
+                    return;
+                }
+                // Release pairs with the parked thread's Acquire loads.
+                let prev = self
+                    .word
+                    .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |w| {
+                        Some(w & !STATE | NOTIFIED)
+                    })
+                    .unwrap_or_else(|w| w);
+                if prev & STATE >= PARKED {
+                    self.thread.unpark();
+                }
+            }
+
+            /// Consumes a token if there is one. Returns whether there was.
+            fn take_token(&self) -> bool {
+                let mut w = self.word.load(Ordering::Acquire);
+                while w & STATE == NOTIFIED {
+                    match self.word.compare_exchange_weak(
+                        w,
+                        w & !STATE,
+                        Ordering::Acquire,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => return true,
+                        Err(now) => w = now,
+                    }
+                }
+                false
+            }
+
+            /// Called on the thread that owns the parker (only it parks).
+            pub(crate) fn park(&self, deadline: Option<Instant>) {
+                let parked = if deadline.is_none() {
+                    PARKED
+                } else {
+                    PARKED_TIMED
+                };
+                let mut w = self.word.load(Ordering::Acquire);
+                loop {
+                    if w & STATE == NOTIFIED {
+                        if self.take_token() {
+                            return;
+                        }
+                        w = self.word.load(Ordering::Acquire);
+                        continue;
+                    }
+                    // EMPTY (only this thread parks). Acquire: on failure a token came,
+                    // which the next round takes.
+                    match self.word.compare_exchange_weak(
+                        w,
+                        (w & !STATE).wrapping_add(ONE_PARK) | parked,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => break,
+                        Err(now) => w = now,
+                    }
+                }
+                loop {
+                    match deadline {
+                        None => thread::park(),
+                        Some(d) => match d.checked_duration_since(Instant::now()) {
+                            Some(left) if !left.is_zero() => thread::park_timeout(left),
+                            _ => break,
+                        },
+                    }
+                    if self.take_token() {
+                        return;
+                    }
+                }
+                // Timed out: back to EMPTY, unless a token just came (then take it).
+                let w = self.word.load(Ordering::Relaxed);
+                if w & STATE != PARKED_TIMED
+                    || self
+                        .word
+                        .compare_exchange(w, w & !STATE, Ordering::Acquire, Ordering::Acquire)
+                        .is_err()
+                {
+                    self.take_token();
+                }
+            }
+        }
+
+        /// See `super::super::blocked_os_threads`.
+        pub(crate) fn blocked(out: &mut Vec<(usize, u64)>) {
+            let all = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+            for p in all.iter().filter_map(Weak::upgrade) {
+                // SeqCst: read after whatever the caller read before (the states of the
+                // green threads that could have woken this one).
+                let w = p.word.load(Ordering::SeqCst);
+                if w & STATE == PARKED {
+                    out.push((Arc::as_ptr(&p) as usize, w));
+                }
+            }
+        }
     }
 }

@@ -34,6 +34,7 @@ use crate::err::{
 };
 use crate::flavors::sleep_until;
 use crate::loom::LOOM;
+use crate::park::WaitReason;
 use crate::token::{Selectable, Token};
 use crate::waiter::{Entry, Selected, Waiter};
 
@@ -119,7 +120,7 @@ fn run_select<'a>(
     if handles.is_empty() {
         // Go's `select {}`: nothing can ever be chosen.
         if !matches!(timeout, Timeout::Now) {
-            sleep_until(timeout.deadline());
+            sleep_until(timeout.deadline(), WaitReason::Never);
         }
         return None;
     }
@@ -141,7 +142,7 @@ fn run_select<'a>(
     // (see `select_round`): trying each operation in turn sees each channel at a
     // different moment, and a message can move from a channel not yet tried to one
     // already tried in between.
-    let waiter = Waiter::new();
+    let waiter = Waiter::new(WaitReason::Select);
     with_entries(&waiter, handles.len(), |entries| {
         loop {
             if let Some(i) = select_round(handles, entries, &waiter, timeout, &mut token) {
@@ -296,7 +297,7 @@ fn deadline(handles: &[Handle<'_>], timeout: Timeout) -> Option<Instant> {
 fn run_ready(handles: &mut [Handle<'_>], timeout: Timeout, biased: bool) -> Option<usize> {
     if handles.is_empty() {
         if !matches!(timeout, Timeout::Now) {
-            sleep_until(timeout.deadline());
+            sleep_until(timeout.deadline(), WaitReason::Never);
         }
         return None;
     }
@@ -316,7 +317,7 @@ fn run_ready(handles: &mut [Handle<'_>], timeout: Timeout, biased: bool) -> Opti
             return None;
         }
     }
-    let waiter = Waiter::new();
+    let waiter = Waiter::new(WaitReason::Select);
     with_entries(&waiter, handles.len(), |entries| {
         loop {
             let mut spin = Spin::new();

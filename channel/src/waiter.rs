@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use crate::backoff::Spin;
 use crate::loom::{AtomicUsize, Cell};
-use crate::park::{self, Unparker};
+use crate::park::{self, Unparker, WaitReason};
 use std::sync::atomic::Ordering;
 
 /// What ended (or has not yet ended) a wait.
@@ -76,15 +76,19 @@ pub(crate) struct Waiter {
     state: AtomicUsize,
     /// Set at creation, never changed; wakers clone it (see the module docs).
     unparker: Unparker,
+    /// What the owner waits for, for the park seam (task dumps).
+    why: WaitReason,
 }
 
 impl Waiter {
-    /// A waiter for the calling context (green thread, OS thread or loom thread).
+    /// A waiter for the calling context (green thread, OS thread or loom thread), which
+    /// waits for `why`.
     #[inline]
-    pub(crate) fn new() -> Waiter {
+    pub(crate) fn new(why: WaitReason) -> Waiter {
         Waiter {
             state: AtomicUsize::new(WAITING),
             unparker: park::current(),
+            why,
         }
     }
 
@@ -203,7 +207,7 @@ impl Waiter {
             }
             // A wake-up may come before we park (it leaves a token) or be stale (from an
             // earlier round): either way the loop re-checks the state.
-            park::park(deadline);
+            park::park_for(deadline, self.why);
         }
     }
 }

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::loom::{AtomicBool, Mutex, fence, loom_seqcst_fence};
-use crate::park::Unparker;
+use crate::park::{Unparker, WaitReason};
 use crate::waiter::{Entry, Selected, Waiter};
 
 /// A doubly linked FIFO of entries.
@@ -388,8 +388,13 @@ impl SyncWaitList {
     /// this frame, [`Waiter::wait_until`]'s and the park seam's.
     #[cold]
     #[inline(never)]
-    pub(crate) fn wait(&self, ready: &dyn Fn() -> bool, deadline: Option<Instant>) {
-        let waiter = Waiter::new();
+    pub(crate) fn wait(
+        &self,
+        ready: &dyn Fn() -> bool,
+        deadline: Option<Instant>,
+        why: WaitReason,
+    ) {
+        let waiter = Waiter::new(why);
         let entry = Entry::new(&waiter);
         // SAFETY: `entry` stays in this frame, and we return only once it is unlinked: by
         // the waker that selects it (before its CAS) or by `unregister` below.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gogreen_channel::park::{self, Hooks, Unparker};
+use gogreen_channel::park::{self, Hooks, Unparker, WaitReason};
 use gogreen_channel::{Receiver, Sender, bounded, select, unbounded};
 
 static DEEPEST: AtomicUsize = AtomicUsize::new(usize::MAX);
@@ -21,7 +21,7 @@ fn no_green_thread() -> Option<Unparker> {
 }
 
 #[inline(never)]
-fn record_depth(_deadline: Option<Instant>) -> bool {
+fn record_depth(_deadline: Option<Instant>, _why: WaitReason) -> bool {
     let marker = 0u8;
     let addr = std::hint::black_box(&marker) as *const u8 as usize;
     DEEPEST.fetch_min(addr, Ordering::Relaxed);

@@ -116,6 +116,7 @@ impl<E: Send + 'static> Group<E> {
     ///
     /// If no stack can be had; use [`spawn_with`](Group::spawn_with) to get that as an
     /// error.
+    #[track_caller]
     pub fn spawn<F>(&self, f: F)
     where
         F: FnOnce(Context) -> Result<(), E> + Send + 'static,
@@ -129,6 +130,7 @@ impl<E: Send + 'static> Group<E> {
     /// # Errors
     ///
     /// As [`Builder::spawn`]; the member then does not count in the group.
+    #[track_caller]
     pub fn spawn_with<F>(&self, builder: Builder, f: F) -> io::Result<()>
     where
         F: FnOnce(Context) -> Result<(), E> + Send + 'static,

@@ -69,6 +69,7 @@ impl Drop for Job {
 
 /// Spawns a green thread that runs `job`. Not generic, so the closure captures a `Job`
 /// and nothing else: it is `'static` whatever the job borrows.
+#[track_caller]
 pub(crate) fn spawn(builder: Builder, job: Job) -> io::Result<JoinHandle<()>> {
     builder.spawn(move || job.run())
 }

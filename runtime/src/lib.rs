@@ -125,6 +125,8 @@ pub mod sync;
 mod task;
 #[cfg(not(loom))]
 mod task_local;
+#[cfg(not(loom))]
+pub mod trace;
 
 #[cfg(not(loom))]
 pub use blocking::{blocking, try_blocking};
@@ -139,6 +141,8 @@ pub use group::Group;
 #[cfg(not(loom))]
 pub use run::run;
 #[cfg(not(loom))]
+pub use sched::{Counters, MStates, Processor, ProcessorState, TaskStates, dump};
+#[cfg(not(loom))]
 pub use sched::{DEFAULT_MAX_THREADS, MAX_PROCS};
 #[cfg(not(loom))]
 pub use scope::{Scope, ScopedJoinHandle, scope};
@@ -152,6 +156,7 @@ pub use task::{
 #[cfg(not(loom))]
 pub use task_local::{AccessError, LocalKey};
 
+pub use gogreen_channel::park::WaitReason;
 pub use gogreen_channel::{select, select_biased};
 
 pub mod chan {

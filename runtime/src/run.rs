@@ -29,6 +29,7 @@ use std::panic::resume_unwind;
 /// # Panics
 ///
 /// If no stack can be had for the green thread, and with the panic of `f` if it panics.
+#[track_caller]
 pub fn run<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send,

@@ -1,8 +1,11 @@
 //! Green threads as the public API sees them: `spawn`, `Builder`, `JoinHandle`, `Task`,
 //! and the calls a green thread makes about itself.
 
-use crate::sched::{self, g::G};
-use gogreen_channel::park;
+use crate::sched::{
+    self,
+    g::{G, TaskName},
+};
+use gogreen_channel::park::{self, WaitReason};
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
@@ -33,6 +36,7 @@ use std::time::{Duration, Instant};
 ///
 /// If no stack can be had (address space or mapping limit exhausted); use
 /// [`Builder::spawn`] to get that as an error.
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -102,12 +106,16 @@ impl Builder {
     /// `OutOfMemory` when no address space can be reserved or the mapping limit is
     /// reached (the message names the limit to raise; without memory even for the
     /// message, a bare `OutOfMemory`).
+    ///
+    /// The caller's location is the task's spawn location, which `gogreen::dump`
+    /// shows.
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let name: Option<Arc<str>> = self.name.map(Into::into);
+        let name: Option<TaskName> = self.name.map(Arc::new);
         let g = if self.locked {
             let f = move || {
                 lock_os_thread();
@@ -154,7 +162,7 @@ impl<T> JoinHandle<T> {
             // SAFETY: this handle is the only joiner, and joins once.
             if unsafe { g.register_joiner(park::current()) } {
                 while !g.is_complete() {
-                    park::park(None);
+                    park::park_for(None, WaitReason::Join);
                 }
             }
         }
@@ -201,7 +209,7 @@ impl<T> fmt::Debug for JoinHandle<T> {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Task {
     id: u64,
-    name: Option<Arc<str>>,
+    name: Option<TaskName>,
 }
 
 impl Task {
@@ -211,7 +219,7 @@ impl Task {
     }
 
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.name.as_deref().map(String::as_str)
     }
 }
 
@@ -255,7 +263,7 @@ pub fn sleep(d: Duration) {
     let deadline = Instant::now().checked_add(d);
     loop {
         // Spurious returns (a stale wake-up token) park again.
-        sched::park_current(deadline);
+        sched::park_current(deadline, WaitReason::Sleep);
         if deadline.is_some_and(|dl| Instant::now() >= dl) {
             return;
         }

@@ -26,6 +26,7 @@ use crate::backoff::Spin;
 use crate::err::{Received, SendTimeoutError, TrySendError};
 use crate::flavors::defer;
 use crate::loom::{AtomicUsize, UnsafeCell, fence};
+use crate::park::WaitReason;
 use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 use crate::waitlist::SyncWaitList;
@@ -287,8 +288,11 @@ impl<T> Channel<T> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(SendTimeoutError::Timeout(()));
             }
-            self.senders
-                .wait(&|| !self.is_full() || self.is_disconnected(), deadline);
+            self.senders.wait(
+                &|| !self.is_full() || self.is_disconnected(),
+                deadline,
+                WaitReason::Send,
+            );
         }
     }
 
@@ -319,8 +323,11 @@ impl<T> Channel<T> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return R::not_ready();
             }
-            self.receivers
-                .wait(&|| !self.is_empty() || self.is_disconnected(), deadline);
+            self.receivers.wait(
+                &|| !self.is_empty() || self.is_disconnected(),
+                deadline,
+                WaitReason::Recv,
+            );
         }
     }
 

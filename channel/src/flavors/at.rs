@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::err::{RecvTimeoutError, TryRecvError};
 use crate::flavors::sleep_until;
 use crate::loom::AtomicBool;
+use crate::park::WaitReason;
 use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 
@@ -45,16 +46,16 @@ impl Channel {
             && let Some(t) = self.delivery_time
         {
             if deadline.is_some_and(|d| d < t) {
-                sleep_until(deadline);
+                sleep_until(deadline, WaitReason::Timer);
                 return Err(RecvTimeoutError::Timeout);
             }
-            sleep_until(Some(t));
+            sleep_until(Some(t), WaitReason::Timer);
             if !self.received.swap(true, Ordering::Relaxed) {
                 return Ok(t);
             }
         }
         // Delivered to someone else: nothing more will come.
-        sleep_until(deadline);
+        sleep_until(deadline, WaitReason::Timer);
         Err(RecvTimeoutError::Timeout)
     }
 

@@ -23,6 +23,7 @@ use crate::backoff::Spin;
 use crate::err::Received;
 use crate::flavors::defer;
 use crate::loom::{AtomicPtr, AtomicUsize, LOOM, UnsafeCell, fence};
+use crate::park::WaitReason;
 use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 use crate::waitlist::SyncWaitList;
@@ -411,8 +412,11 @@ impl<T> Channel<T> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return R::not_ready();
             }
-            self.receivers
-                .wait(&|| !self.is_empty() || self.is_disconnected(), deadline);
+            self.receivers.wait(
+                &|| !self.is_empty() || self.is_disconnected(),
+                deadline,
+                WaitReason::Recv,
+            );
         }
     }
 

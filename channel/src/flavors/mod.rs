@@ -12,10 +12,11 @@ pub(crate) mod zero;
 use std::mem::ManuallyDrop;
 use std::time::Instant;
 
-use crate::park;
+use crate::park::{self, WaitReason};
 
-/// Sleeps until `deadline`, or forever: for the flavors that nobody wakes.
-pub(crate) fn sleep_until(deadline: Option<Instant>) {
+/// Sleeps until `deadline`, or forever: for the flavors that nobody wakes. `why` is what
+/// the park seam is told.
+pub(crate) fn sleep_until(deadline: Option<Instant>, why: WaitReason) {
     loop {
         if let Some(d) = deadline
             && Instant::now() >= d
@@ -23,7 +24,7 @@ pub(crate) fn sleep_until(deadline: Option<Instant>) {
             return;
         }
         // Nobody holds our unparker; wake-ups are stale tokens or the deadline.
-        park::park(deadline);
+        park::park_for(deadline, why);
     }
 }
 

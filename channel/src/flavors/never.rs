@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::err::RecvTimeoutError;
 use crate::flavors::sleep_until;
+use crate::park::WaitReason;
 use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 
@@ -22,7 +23,7 @@ impl<T> Channel<T> {
 
     /// Sleeps until `deadline`, or forever, and never delivers.
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<(), RecvTimeoutError> {
-        sleep_until(deadline);
+        sleep_until(deadline, WaitReason::Never);
         Err(RecvTimeoutError::Timeout)
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::err::{RecvTimeoutError, TryRecvError};
 use crate::flavors::sleep_until;
 use crate::loom::AtomicU64;
+use crate::park::WaitReason;
 use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 
@@ -81,7 +82,7 @@ impl Channel {
                     {
                         return Err(RecvTimeoutError::Timeout);
                     }
-                    sleep_until(until);
+                    sleep_until(until, WaitReason::Timer);
                 }
             }
         }

@@ -43,7 +43,7 @@ use crate::backoff::Spin;
 use crate::err::{Received, SendTimeoutError, TrySendError};
 use crate::flavors::defer;
 use crate::loom::{AtomicBool, Mutex, MutexGuard};
-use crate::park::Unparker;
+use crate::park::{Unparker, WaitReason};
 use crate::token::{SelectHandle, Token};
 use crate::waiter::{ENTRY_SLOT_WORDS, Entry, Selected, Waiter};
 use crate::waitlist::{CLOSE_BATCH, WaitList, Wakeup};
@@ -369,7 +369,7 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<()>> {
         let packet = Packet::plain(msg as *mut T);
-        let waiter = Waiter::new();
+        let waiter = Waiter::new(WaitReason::Send);
         let entry = Entry::new(&waiter);
         entry.packet.set(&packet as *const Packet<T> as *mut ());
         // SAFETY: `entry`, `packet` and (the caller's contract) the message stay put until
@@ -469,7 +469,7 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
     ) -> Result<(), Selected> {
         let packet = Packet::plain(out);
-        let waiter = Waiter::new();
+        let waiter = Waiter::new(WaitReason::Recv);
         let entry = Entry::new(&waiter);
         entry.packet.set(&packet as *const Packet<T> as *mut ());
         // SAFETY: `entry`, `packet` and (in the caller's frame or box) `out` stay put

@@ -28,7 +28,7 @@
 //! deadline, and children would not be ended).
 
 use crate::task::Builder;
-use gogreen_channel::park::{self, Unparker};
+use gogreen_channel::park::{self, Unparker, WaitReason};
 use parking_lot::Mutex;
 use std::cmp::{Ordering as Order, Reverse};
 use std::collections::BinaryHeap;
@@ -180,7 +180,7 @@ fn timer_main() {
             next
         };
         if due.is_empty() {
-            park::park(next);
+            park::park_for(next, WaitReason::Idle);
             continue;
         }
         for node in due.drain(..) {

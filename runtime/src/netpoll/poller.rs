@@ -42,6 +42,8 @@ pub(crate) struct Poller {
     /// When a poll last ended, in nanoseconds of `clock`, or 0 while an M is blocked in
     /// `epoll_wait` (Go's `sched.lastpoll`): then the others need not look.
     last_poll: AtomicU64,
+    /// Gs that reports made runnable, since the start (`gogreen::stats`).
+    woken: AtomicU64,
     start: Instant,
 }
 
@@ -52,6 +54,7 @@ impl Poller {
             descs: Descs::new(),
             waiters: AtomicUsize::new(0),
             last_poll: AtomicU64::new(1),
+            woken: AtomicU64::new(0),
             start: Instant::now(),
         })
     }
@@ -145,6 +148,7 @@ impl Poller {
             return;
         }
         out.reserve(n);
+        let before = out.len();
         let mut wake = |w: Waiter| {
             if w.g.state.unpark(w.generation) {
                 out.push(w.g);
@@ -174,6 +178,18 @@ impl Poller {
                 desc.slot(Dir::Write).report(generation, hup, &mut wake);
             }
         }
+        self.woken
+            .fetch_add((out.len() - before) as u64, Ordering::Relaxed);
+    }
+
+    /// Gs that I/O reports made runnable, since the start (a snapshot).
+    pub(crate) fn woken(&self) -> u64 {
+        self.woken.load(Ordering::Relaxed)
+    }
+
+    /// Gs waiting on I/O (a snapshot; see `waiters`).
+    pub(crate) fn waiters(&self) -> usize {
+        self.waiters.load(Ordering::Relaxed)
     }
 
     /// Makes the M blocked in [`Poller::poll_blocking`] return (or the next one, if it

@@ -8,6 +8,7 @@
 use super::desc::Waiter;
 use super::slot::{Node, Settled, Slot};
 use crate::sched::{current_g, park_current, runtime};
+use gogreen_channel::park::WaitReason;
 use std::time::Instant;
 
 /// How a wait ended.
@@ -37,7 +38,7 @@ pub(crate) fn wait(slot: &Slot<Waiter>, epoch: u32, deadline: Option<Instant>) -
     let poller = &runtime().netpoll;
     poller.waiter_added();
     let waited = loop {
-        park_current(deadline);
+        park_current(deadline, WaitReason::Io);
         let expired = deadline.is_some_and(|d| Instant::now() >= d);
         // SAFETY: listed by `enlist`; we stop at the first answer other than Waiting.
         match unsafe { slot.settle(&node, expired) } {

@@ -38,13 +38,17 @@
 //! not borrow from the caller's stack, and a `thread_local!` it touches would be the
 //! pool thread's); always handing off (see `syscall.rs`).
 
+use super::clock::coarse_ms;
+use super::counters::GLOBAL;
 use super::g::G;
 use super::handoff::retire_p;
 use super::m::{M, Pending, current_m};
 use super::p::P;
 use super::pinned::{must_stay, resume_here, wait_for_p};
 use super::runtime::{Runtime, runtime};
+use super::traced;
 use super::wake::{start_m, wake_idle, warn_no_thread};
+use gogreen_channel::park::WaitReason;
 use std::io;
 use std::ptr;
 use std::sync::atomic::Ordering;
@@ -61,7 +65,12 @@ pub(crate) fn call<T>(f: impl FnOnce() -> T, fallible: bool) -> io::Result<T> {
         return Ok(f());
     };
     let rt = runtime();
+    p.counters.blocking_calls.bump();
+    g.set_wait(WaitReason::Blocking, coarse_ms());
     enter(rt, m, p, fallible)?;
+    if crate::trace::on() {
+        traced::blocking_begin(m, g);
+    }
     let section = Section { rt, m, g };
     let value = f();
     drop(section);
@@ -108,14 +117,25 @@ fn enter(rt: &'static Runtime, m: &'static M, p: &'static P, fallible: bool) -> 
 /// E1: gives `p` to another M now. On return, `m.p` is null if it did; if no M could
 /// be had, `m` still holds `p`, and the error is returned if `fallible`.
 #[cold]
-fn hand_off_now(rt: &'static Runtime, m: &M, p: &'static P, fallible: bool) -> io::Result<()> {
+fn hand_off_now(
+    rt: &'static Runtime,
+    m: &'static M,
+    p: &'static P,
+    fallible: bool,
+) -> io::Result<()> {
     m.p.set(ptr::null());
     if p.retired.load(Ordering::Acquire) {
         retire_p(rt, p);
         return Ok(());
     }
     match start_m(rt, p.id, rt.idle.pop_idle_m(), false) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            GLOBAL.syscall_handoffs.add(1);
+            if crate::trace::on() {
+                traced::handoff(m, p);
+            }
+            Ok(())
+        }
         Err(e) => {
             m.p.set(p);
             if fallible {
@@ -136,6 +156,9 @@ fn leave(rt: &'static Runtime, m: &'static M, g: &'static G) {
         && p.syscall.exit(m.syscall_seq.get())
     {
         m.p.set(p); // 1 (E4).
+        if crate::trace::on() {
+            traced::blocking_end(m, p, g);
+        }
         return;
     }
     leave_slow(rt, m, g);

@@ -46,5 +46,6 @@ pub(crate) fn start(settings: Option<Settings>) -> io::Result<&'static Runtime> 
         };
     }
     sysmon::start(rt);
+    crate::trace::start_from_env();
     Ok(rt)
 }

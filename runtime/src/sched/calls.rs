@@ -11,11 +11,13 @@
 //!   its M waits with it and its P goes to another M;
 //! - any other G switches to the next G of its P.
 
+use super::clock::coarse_ms;
 use super::g::G;
 use super::m::{M, Pending, current_m};
 use super::pinned::{must_stay, park_in_place, yield_in_place};
 use super::runtime::runtime;
 use super::wake::unpark_m;
+use gogreen_channel::park::WaitReason;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -48,16 +50,17 @@ pub(crate) fn current_locals() -> Option<*mut *mut ()> {
     current_g().map(|g| unsafe { g.locals_slot() })
 }
 
-/// Parks the running G until unparked or until `deadline` (see `state.rs`). May return
-/// spuriously. Returns `false`, doing nothing, if the caller does not wait as a green
-/// thread (see the module docs).
-pub(crate) fn park_current(deadline: Option<Instant>) -> bool {
+/// Parks the running G until unparked or until `deadline` (see `state.rs`), waiting for
+/// `why` (which the G keeps, for observers). May return spuriously. Returns `false`,
+/// doing nothing, if the caller does not wait as a green thread (see the module docs).
+pub(crate) fn park_current(deadline: Option<Instant>, why: WaitReason) -> bool {
     let Some((m, g)) = schedulable() else {
         return false;
     };
     if g.state.take_token() {
         return true;
     }
+    g.set_wait(why, coarse_ms());
     let rt = runtime();
     let mut timed = None;
     if let Some(d) = deadline {
@@ -77,6 +80,9 @@ pub(crate) fn park_current(deadline: Option<Instant>) -> bool {
             unpark_m(rt, unsafe { &*(sleeper as *const M) });
         }
         timed = Some(seq);
+    }
+    if let Some(p) = m.p() {
+        p.counters.parks.bump();
     }
     if must_stay(m) {
         park_in_place(rt, m, g);

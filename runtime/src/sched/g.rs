@@ -28,26 +28,56 @@
 //! the M running it, or the queue holding it — except `join_waker` (owned per the join
 //! word) and `payload` (the spawner until the first run, the G while it runs, the
 //! joiner once `COMPLETE` is seen).
+//!
+//! # Observers
+//!
+//! `gogreen::stats` and `gogreen::dump` read every header, from any thread, while the
+//! tasks run. What they read without holding the G is atomic: the status word, the
+//! join word, the wait reason and its time. To read the identity — id, name, spawn
+//! location, written by the spawner — a dump *pins* the task first ([`G::observe`]): an
+//! observer count in the join word keeps the header from being recycled (and so those
+//! fields from being rewritten) until [`G::unobserve`]; whichever of the task, its
+//! handle and its observers lets go last recycles it.
 
 use super::state::State;
-use crate::loom::{AtomicU32, AtomicUsize, Ordering};
+use crate::loom::{AtomicU32, Ordering};
 use crate::stack::{Bounds, Stack};
 use gogreen_channel::park::Unparker;
+use gogreen_channel::park::WaitReason;
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::mem::{self, MaybeUninit};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::ptr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64};
 
 /// A JoinHandle exists.
-pub(crate) const HANDLE: usize = 1;
+pub(crate) const HANDLE: u32 = 1;
 /// The task has not finished exiting: its stack may still be in use.
-pub(crate) const RUNNING: usize = 2;
+pub(crate) const RUNNING: u32 = 2;
 /// The result is in the payload.
-pub(crate) const COMPLETE: usize = 4;
+pub(crate) const COMPLETE: u32 = 4;
 /// `join_waker` holds the unparker of a joiner.
-pub(crate) const WAITER: usize = 8;
+pub(crate) const WAITER: u32 = 8;
+/// One observer pinning the task (see "Observers" above); the count takes the upper
+/// half of the join word.
+const OBSERVER: u32 = 1 << 16;
+/// Whatever keeps a header from being recycled besides the task's run.
+const NOT_RUN: u32 = HANDLE | !(OBSERVER - 1);
+/// Whatever keeps a header from being recycled besides its handle.
+const NOT_HANDLE: u32 = RUNNING | !(OBSERVER - 1);
+
+/// A task's name, shared with the `Task`s that name it. A thin pointer: the header has
+/// one word for it.
+pub(crate) type TaskName = Arc<String>;
+
+/// Bits of [`G`]'s `flags`: things said about a task once.
+pub(crate) mod flag {
+    /// `GOGREEN_WARN` reported it for holding its P.
+    #[allow(dead_code)] // Used by GOGREEN_WARN (branch `obs`).
+    pub(crate) const WARNED_HOG: u8 = 1;
+}
 
 /// Bytes at the top of a G's stack slot kept out of its frames: the task-local map's
 /// pointer, and padding that keeps the first frame 16-byte aligned.
@@ -88,26 +118,46 @@ pub(crate) struct G {
     // header was last used on the core where its previous task exited, so each line it
     // writes has to travel); the third belongs to the M that runs the G.
     //
-    // Line 0: identity and what the spawn sets.
+    // Line 0: identity and what the spawn sets, and what a park writes.
     /// Status and wake-up token (`state.rs`). Shared.
     pub(crate) state: State,
-    /// Join protocol bits (`HANDLE`, `RUNNING`, `COMPLETE`, `WAITER`). Shared.
-    join: AtomicUsize,
+    /// Join protocol bits (`HANDLE`, `RUNNING`, `COMPLETE`, `WAITER`) and the observer
+    /// count. Shared.
+    join: AtomicU32,
+    /// What the G waits for (a `WaitReason`), written by the G itself when it parks (or
+    /// enters a blocking call); meaningful while it is `WAITING` (or in that call).
+    /// Read by observers as a snapshot.
+    why: AtomicU8,
+    /// `flag` bits, set once each by whoever says the thing (`fetch_or`).
+    flags: AtomicU8,
     /// Saved stack pointer while not running; `FRESH` before the first run; the
     /// address of an M, tagged, while pinned to it (`pinned.rs`). Owned by the G's
     /// holder.
     pub(crate) sp: UnsafeCell<*mut u8>,
-    /// The size of stack this task asked for.
-    stack_size: UnsafeCell<usize>,
-    id: UnsafeCell<u64>,
-    name: UnsafeCell<Option<Arc<str>>>,
+    /// The size of stack this task asked for (at most `MAX_STACK_SIZE`, 1 GiB).
+    stack_size: UnsafeCell<u32>,
+    /// When the wait in `why` began: the coarse clock (`clock.rs`), milliseconds.
+    /// Written with `why`.
+    since: AtomicU32,
+    /// The task id. Atomic only so that observers may read it without pinning the task
+    /// (`Relaxed`: the same `mov` as a plain field); written once per task, by the
+    /// spawner.
+    id: AtomicU64,
+    name: UnsafeCell<Option<TaskName>>,
     vtable: UnsafeCell<&'static TaskVTable>,
+    /// Where the task was spawned (the caller of `spawn`).
+    spawned_at: UnsafeCell<&'static Location<'static>>,
     // Line 1: the closure, then the result.
     payload: UnsafeCell<Payload>,
     // Line 2: what the running side sets.
     /// Bumped by each timed park, so a timer left from an earlier park does not wake a
     /// later one (`timer.rs`). Written by the G, read by whoever runs timers.
     pub(crate) park_seq: AtomicU32,
+    /// While tracing: the flow arrow from whoever last spawned or woke the G, for the
+    /// run it leads to (`traced.rs`). Written by the waker before it queues the G,
+    /// taken by the M that next runs it; 0 when none. (It fills the hole after
+    /// `park_seq`: the header stays three lines.)
+    pub(crate) trace_flow: AtomicU32,
     /// The stack slot: given by the M that first runs the G, taken back by the exit
     /// action.
     stack: UnsafeCell<Option<Stack>>,
@@ -134,16 +184,21 @@ impl G {
     pub(crate) fn new() -> Self {
         G {
             state: State::new(),
-            join: AtomicUsize::new(0),
+            join: AtomicU32::new(0),
+            why: AtomicU8::new(0),
+            flags: AtomicU8::new(0),
             park_seq: AtomicU32::new(0),
             sp: UnsafeCell::new(FRESH),
             stack: UnsafeCell::new(None),
             stack_size: UnsafeCell::new(0),
+            since: AtomicU32::new(0),
             bounds: UnsafeCell::new(Bounds::default()),
-            id: UnsafeCell::new(0),
+            id: AtomicU64::new(0),
             name: UnsafeCell::new(None),
             vtable: UnsafeCell::new(&EMPTY_VTABLE),
+            spawned_at: UnsafeCell::new(Location::caller()),
             join_waker: UnsafeCell::new(None),
+            trace_flow: AtomicU32::new(0),
             payload: UnsafeCell::new(Payload([MaybeUninit::uninit(); PAYLOAD])),
         }
     }
@@ -160,7 +215,8 @@ impl G {
         f: F,
         stack_size: usize,
         id: u64,
-        name: Option<Arc<str>>,
+        name: Option<TaskName>,
+        spawned_at: &'static Location<'static>,
     ) -> u32
     where
         F: FnOnce() -> T + Send + 'static,
@@ -169,15 +225,20 @@ impl G {
         // SAFETY: the caller owns the header.
         unsafe {
             *self.sp.get() = FRESH;
-            *self.stack_size.get() = stack_size;
-            *self.id.get() = id;
+            // Validated sizes are at most `MAX_STACK_SIZE` (1 GiB).
+            *self.stack_size.get() = stack_size as u32;
+            self.id.store(id, Ordering::Relaxed);
             // A plain write: `reset` left `None`, and reading the field first would wait
             // for a cache line that is still on the core where the last task exited.
             ptr::write(self.name.get(), name);
             *self.vtable.get() = &Typed::<F, T>::VTABLE;
+            *self.spawned_at.get() = spawned_at;
             store(self.payload.get(), f);
         }
-        self.join.store(HANDLE | RUNNING, Ordering::Relaxed);
+        self.flags.store(0, Ordering::Relaxed);
+        // Release: an observer that pins the task (`observe`, Acquire) sees the fields
+        // above. (A plain store on x86, as Relaxed would be.)
+        self.join.store(HANDLE | RUNNING, Ordering::Release);
         // Release: everything above is visible to whoever sees the new generation and
         // to the M that pops the G (the queue push also orders it). The task id serves
         // as the generation: unique per spawn.
@@ -186,17 +247,94 @@ impl G {
         generation
     }
 
+    /// The task id. Read without holding the G (an observer), it may be a later
+    /// task's, if this one has ended and its header has been reused since.
     #[inline]
     pub(crate) fn id(&self) -> u64 {
-        // SAFETY: written once per task by the spawner, before the G is shared.
-        unsafe { *self.id.get() }
+        self.id.load(Ordering::Relaxed)
     }
 
     /// The task's name, borrowed: valid until the header is recycled.
     #[inline]
-    pub(crate) fn name(&self) -> Option<&Arc<str>> {
+    pub(crate) fn name(&self) -> Option<&TaskName> {
         // SAFETY: written once per task by the spawner; dropped only at recycling.
         unsafe { (*self.name.get()).as_ref() }
+    }
+
+    /// The task's name as text, borrowed like [`G::name`].
+    #[inline]
+    pub(crate) fn name_str(&self) -> Option<&str> {
+        self.name().map(|n| n.as_str())
+    }
+
+    /// Where the task was spawned.
+    #[inline]
+    pub(crate) fn spawned_at(&self) -> &'static Location<'static> {
+        // SAFETY: written once per task by the spawner, before the G is shared.
+        unsafe { *self.spawned_at.get() }
+    }
+
+    /// Records what the running G is about to wait for, and since when (the coarse
+    /// clock, ms). Called by the G itself; published to whoever takes the G `WAITING`
+    /// by the park's Release, and read by observers as a snapshot.
+    #[inline]
+    pub(crate) fn set_wait(&self, why: WaitReason, since: u32) {
+        self.why.store(why as u8, Ordering::Relaxed);
+        self.since.store(since, Ordering::Relaxed);
+    }
+
+    /// What the G last waited for (see `set_wait`), and since when (coarse ms).
+    #[inline]
+    pub(crate) fn wait(&self) -> (WaitReason, u32) {
+        (
+            WaitReason::from_u8(self.why.load(Ordering::Relaxed)),
+            self.since.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Sets flag bit `bit` (`flag`); returns whether it was clear: the caller is the
+    /// one to say the thing.
+    #[inline]
+    #[allow(dead_code)] // Used by GOGREEN_WARN (branch `obs`).
+    pub(crate) fn flag_once(&self, bit: u8) -> bool {
+        self.flags.fetch_or(bit, Ordering::Relaxed) & bit == 0
+    }
+
+    /// The join word, as an observer sees it (a snapshot): `HANDLE`, `RUNNING`,
+    /// `COMPLETE` bits; both of the first two clear means a pooled header.
+    #[inline]
+    pub(crate) fn join_bits(&self) -> u32 {
+        self.join.load(Ordering::Acquire)
+    }
+
+    /// Pins the task in this header for an observer: until [`G::unobserve`], the header
+    /// is not recycled, and its identity fields may be read. Returns `false` (pinning
+    /// nothing) if the header holds no task: it is pooled.
+    pub(crate) fn observe(&self) -> bool {
+        let mut word = self.join.load(Ordering::Relaxed);
+        loop {
+            if word & (HANDLE | RUNNING) == 0 && word & !(OBSERVER - 1) == 0 {
+                return false;
+            }
+            // Acquire pairs with `prepare`'s Release store of the word (later RMWs
+            // continue its release sequence): the identity fields are visible.
+            match self.join.compare_exchange_weak(
+                word,
+                word + OBSERVER,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(w) => word = w,
+            }
+        }
+    }
+
+    /// Lets go of a pin. Returns `true` if the header may be recycled now: the task
+    /// and its handle are gone, and this was the last observer.
+    pub(crate) fn unobserve(&self) -> bool {
+        let prev = self.join.fetch_sub(OBSERVER, Ordering::AcqRel);
+        prev & (HANDLE | RUNNING) == 0 && prev & !(OBSERVER - 1) == OBSERVER
     }
 
     /// The stack currently in use. Only the G itself (or the M running it) calls this.
@@ -266,7 +404,7 @@ impl G {
     #[inline]
     pub(crate) fn stack_size(&self) -> usize {
         // SAFETY: written once per task by the spawner.
-        unsafe { *self.stack_size.get() }
+        unsafe { *self.stack_size.get() as usize }
     }
 
     /// Gives the G its stack, before its first run.
@@ -371,7 +509,7 @@ impl G {
     /// recycled now (the handle is gone too).
     pub(crate) fn release_run(&self) -> bool {
         let prev = self.join.fetch_and(!RUNNING, Ordering::AcqRel);
-        prev & HANDLE == 0
+        prev & NOT_RUN == 0
     }
 
     /// Whether the task's result is available.
@@ -423,7 +561,7 @@ impl G {
             // SAFETY: the result is stored and nobody else will read it.
             unsafe { ((*self.vtable.get()).drop_result)(self) };
         }
-        prev & RUNNING == 0
+        prev & NOT_HANDLE == 0
     }
 
     /// Clears what a finished task left behind, before the header is pooled.
@@ -533,6 +671,8 @@ where
 // The layout the comments in `G` describe.
 const _: () = {
     assert!(std::mem::offset_of!(G, vtable) < 64);
+    assert!(std::mem::offset_of!(G, spawned_at) < 64);
+    assert!(std::mem::offset_of!(G, why) < 64 && std::mem::offset_of!(G, since) < 64);
     assert!(std::mem::offset_of!(G, payload) >= 64);
     assert!(std::mem::offset_of!(G, park_seq) >= 128 && std::mem::offset_of!(G, stack) >= 128);
     assert!(std::mem::size_of::<G>() == 192);

@@ -85,6 +85,6 @@ fn overflow_lookup() -> Option<overflow::Current> {
         id: g.id(),
         // SAFETY: the name lives as long as the task, which is stuck in this fault;
         // the process aborts before it could be dropped.
-        name: g.name().map(|n| unsafe { &*(&**n as *const str) }),
+        name: g.name_str().map(|n| unsafe { &*(n as *const str) }),
     })
 }

@@ -205,6 +205,16 @@ impl<M> Idle<M> {
         self.lists.lock().midle.pop()
     }
 
+    /// Runs `f` on the idle Ps and the sleeping Ms, under the lists' lock: while it
+    /// runs, no P leaves or joins the idle list and no M is taken off it (observers:
+    /// `gogreen::stats`, the deadlock check, which needs exactly that). `f` must not
+    /// call back into `self`.
+    #[allow(dead_code)] // for observers; not in the loom build
+    pub fn with_lists<R>(&self, f: impl FnOnce(&[usize], &[M]) -> R) -> R {
+        let lists = self.lists.lock();
+        f(&lists.pidle, &lists.midle)
+    }
+
     /// Idle Ps right now (a snapshot).
     pub fn npidle(&self) -> usize {
         self.npidle.load(Ordering::SeqCst)

@@ -12,12 +12,13 @@
 //! argument; see `switch.rs`).
 
 use super::g::G;
+use super::owned::{OwnedBool, OwnedPtr, OwnedU32};
 use super::p::P;
 use super::parker::Parker;
 use super::queue::Local;
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 /// Work a switching context leaves for the one it switches to (`switch.rs`).
 #[derive(Clone, Copy)]
@@ -44,33 +45,40 @@ pub(crate) struct M {
     pub(crate) nextp: AtomicUsize,
     /// Whether to spin once woken with `nextp`.
     pub(crate) nextspin: AtomicBool,
-    // Everything below is touched only by the M's own thread.
+    /// The OS thread's id (`gettid`), set when the thread starts: for `GOGREEN_WARN`'s
+    /// look at the thread's state in `/proc`, and for the dump.
+    pub(crate) tid: AtomicI32,
+    // Written only by the M's own thread; others read these three as snapshots
+    // (`gogreen::stats`, the dump, the deadlock check).
     /// The P held, or null.
-    pub(crate) p: Cell<*const P>,
+    pub(crate) p: OwnedPtr<P>,
     /// The G running, or null on g0.
-    pub(crate) curg: Cell<*const G>,
+    pub(crate) curg: OwnedPtr<G>,
+    pub(crate) spinning: OwnedBool,
+    /// `lock_os_thread` nesting of the running G (`pinned.rs`): while non-zero, the G
+    /// never leaves this M.
+    pub(crate) locked: OwnedU32,
+    // Everything below is touched only by the M's own thread.
     /// g0's saved stack pointer while a G runs.
     pub(crate) g0_sp: UnsafeCell<*mut u8>,
     pub(crate) pending: Cell<Pending>,
-    pub(crate) spinning: Cell<bool>,
     /// The P a blocking call left in its syscall word, to take back on return (null
     /// outside a blocking call, or when the call handed its P off at once).
     pub(crate) oldp: Cell<*const P>,
     /// The sequence number the blocking call left in `oldp`'s syscall word.
     pub(crate) syscall_seq: Cell<u32>,
-    /// `lock_os_thread` nesting of the running G (`pinned.rs`): while non-zero, the G
-    /// never leaves this M.
-    pub(crate) locked: Cell<u32>,
     /// A G pinned to another M that this M popped: g0 hands this M's P to that M
     /// (`pinned.rs`, "Handing a P back").
     pub(crate) handback: Cell<*const G>,
     /// The G that ran here exited while locked: the M ends its thread.
     pub(crate) exiting: Cell<bool>,
     rng: Cell<u64>,
+    /// This M's timeline buffer (`crate::trace`); its own lock says who touches it.
+    pub(crate) trace: crate::trace::MTrace,
 }
 
 // SAFETY: the Cells are touched only by the M's own thread (see the field comments);
-// `parker`, `nextp` and `nextspin` are thread-safe.
+// every other field is thread-safe.
 unsafe impl Sync for M {}
 
 impl PartialEq for &'static M {
@@ -103,19 +111,21 @@ impl M {
             parker: Parker::new(),
             nextp: AtomicUsize::new(0),
             nextspin: AtomicBool::new(false),
-            p: Cell::new(ptr::null()),
-            curg: Cell::new(ptr::null()),
+            tid: AtomicI32::new(0),
+            p: OwnedPtr::new(ptr::null()),
+            curg: OwnedPtr::new(ptr::null()),
+            spinning: OwnedBool::new(false),
+            locked: OwnedU32::new(0),
             g0_sp: UnsafeCell::new(ptr::null_mut()),
             pending: Cell::new(Pending::None),
-            spinning: Cell::new(false),
             oldp: Cell::new(ptr::null()),
             syscall_seq: Cell::new(0),
-            locked: Cell::new(0),
             handback: Cell::new(ptr::null()),
             exiting: Cell::new(false),
             rng: Cell::new(
                 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
             ),
+            trace: crate::trace::MTrace::new(id as u32 + 1),
         }
     }
 
@@ -124,9 +134,9 @@ impl M {
     /// # Safety
     /// The M's thread has ended and nothing else refers to it.
     pub(crate) unsafe fn reset(&self) {
-        self.nextp.store(0, std::sync::atomic::Ordering::Relaxed);
-        self.nextspin
-            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.nextp.store(0, Ordering::Relaxed);
+        self.nextspin.store(false, Ordering::Relaxed);
+        self.tid.store(0, Ordering::Relaxed);
         self.p.set(ptr::null());
         self.curg.set(ptr::null());
         self.pending.set(Pending::None);
@@ -140,6 +150,8 @@ impl M {
     /// Makes this OS thread `self`: called first thing on the M's own thread.
     pub(crate) fn bind_thread(&'static self) {
         CURRENT.with(|c| c.set(self));
+        // SAFETY: gettid has no preconditions.
+        self.tid.store(unsafe { libc::gettid() }, Ordering::Relaxed);
     }
 
     /// Makes this OS thread a plain one again: called last on an M's thread that ends.

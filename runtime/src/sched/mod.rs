@@ -19,17 +19,23 @@
 //! A G may keep its M while the M blocks, its P going to another M: in a blocking
 //! call (`blocking.rs`; the P it leaves behind, `syscall.rs`), and when it must not
 //! leave its M at all — thread-locked, or panicking (`pinned.rs`). Giving a P away is
-//! `handoff.rs`. What a panic in a green thread prints is `panic_hook.rs`.
+//! `handoff.rs`. What a panic in a green thread prints is `panic_hook.rs`. What the
+//! scheduler records for the timeline (`crate::trace`, `GOGREEN_TRACE`) is `traced.rs`:
+//! each hook in the files above is one test of a flag and a call there.
 //!
 //! The files depend on each other in one direction only, from the leaves (`state`,
 //! `queue`, `inject`, `idle`, `sleeper`, `syscall`, `timer`, `parker`, `settings`,
-//! `locals`) up through `g`, `p`, `m`, `runtime`, `wake`, `ready`, `handoff`, `pinned`,
-//! `switch`, `calls`, `blocking`, `hooks`, `panic_hook`, `worker`, `sysmon` to `boot`
-//! and `spawn`; this file only names them.
+//! `locals`) up through `g`, `p`, `m`, `traced`, `runtime`, `wake`, `ready`, `handoff`,
+//! `pinned`, `switch`, `calls`, `blocking`, `hooks`, `panic_hook`, `worker`, `sysmon` to
+//! `boot` and `spawn`; this file only names them.
 
 mod blocking;
 mod boot;
 mod calls;
+mod census;
+mod clock;
+mod counters;
+mod dump;
 pub(crate) mod g;
 mod handoff;
 mod hooks;
@@ -37,6 +43,7 @@ pub(crate) mod idle;
 pub(crate) mod inject;
 pub(crate) mod locals;
 mod m;
+mod owned;
 mod p;
 mod panic_hook;
 mod parker;
@@ -44,8 +51,10 @@ mod pinned;
 pub(crate) mod queue;
 mod ready;
 mod runtime;
+mod schedtrace;
 mod settings;
 mod sleeper;
+mod snapshot;
 mod spawn;
 pub(crate) mod state;
 mod steal;
@@ -53,6 +62,7 @@ mod switch;
 pub(crate) mod syscall;
 mod sysmon;
 mod timer;
+mod traced;
 mod wake;
 mod worker;
 
@@ -61,9 +71,12 @@ pub(crate) use boot::start;
 pub(crate) use calls::{
     current_g, current_locals, in_green_thread, park_current, preempt_point, yield_current,
 };
+pub use dump::dump;
 pub(crate) use p::G_HEADERS;
 pub(crate) use pinned::{is_locked, lock_current, unlock_current};
 pub(crate) use runtime::{procs, runtime, threads};
 pub use settings::{DEFAULT_MAX_THREADS, MAX_PROCS};
 pub(crate) use settings::{Settings, check_max_threads, check_procs, from_env};
+pub(crate) use snapshot::snapshot;
+pub use snapshot::{Counters, MStates, Processor, ProcessorState, TaskStates};
 pub(crate) use spawn::{free_g, spawn};

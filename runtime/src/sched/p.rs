@@ -5,6 +5,8 @@
 //! M is stuck (see "Spare Ps" in `sysmon.rs`). When a cache runs dry or full it trades
 //! half with the [`Central`] lists, as Go's `gfget`/`gfput` do.
 
+use super::census;
+use super::counters::PCounters;
 use super::g::G;
 use super::queue::RunQueue;
 use super::syscall::Syscall;
@@ -13,7 +15,7 @@ use crate::stack::{Stack, pool};
 use parking_lot::Mutex;
 use std::cell::UnsafeCell;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// G headers a processor keeps for reuse at most.
 const GFREE_MAX: usize = 64;
@@ -31,10 +33,13 @@ pub(crate) struct P {
     pub(crate) runq: RunQueue<G>,
     pub(crate) timers: Timers,
     /// Bumped by the owner at every G switch-in; sysmon reads it to spot a stuck P, and
-    /// thieves to see whether the owner is getting to its ring (`steal.rs`). On a line
+    /// thieves to see whether the owner is getting to its ring (`steal.rs`), and
+    /// `gogreen::stats` as the count of switches (64 bits: it never wraps). On a line
     /// of its own: the owner writes it at every switch, and others read it every few
     /// microseconds, which would otherwise cost the owner a miss on whatever shares it.
-    pub(crate) schedtick: Line<AtomicU32>,
+    pub(crate) schedtick: Line<AtomicU64>,
+    /// What this P has done since the start, for `gogreen::stats`; its holder counts.
+    pub(crate) counters: PCounters,
     /// Set by sysmon when the P has not scheduled for a while; `preempt_point` clears it
     /// and yields.
     pub(crate) preempt: AtomicBool,
@@ -89,7 +94,8 @@ impl P {
             id,
             runq: RunQueue::new(),
             timers: Timers::new(),
-            schedtick: Line(AtomicU32::new(0)),
+            schedtick: Line(AtomicU64::new(0)),
+            counters: PCounters::new(),
             preempt: AtomicBool::new(false),
             retired: AtomicBool::new(false),
             successor: AtomicUsize::new(0),
@@ -213,7 +219,8 @@ impl Central {
 #[cold]
 fn new_slab(free: &mut Vec<usize>) -> usize {
     G_HEADERS.fetch_add(SLAB, Ordering::Relaxed);
-    let slab: &'static mut [G] = Box::leak((0..SLAB).map(|_| G::new()).collect());
+    let slab: &'static [G] = Box::leak((0..SLAB).map(|_| G::new()).collect());
+    census::add_slab(slab);
     free.extend(slab[1..].iter().map(|g| g as *const G as usize));
     &slab[0] as *const G as usize
 }

@@ -93,7 +93,7 @@ fn style() -> Style {
 /// Writes std's panic message for `info`, naming green thread `g`.
 fn report(g: &G, info: &PanicHookInfo<'_>) {
     static FIRST_PANIC: AtomicBool = AtomicBool::new(true);
-    let name = g.name().map_or("<unnamed>", |n| &**n);
+    let name = g.name_str().unwrap_or("<unnamed>");
     let mut out = String::with_capacity(256);
     let _ = write!(out, "\nthread '{name}' (green thread {}) panicked", g.id());
     if let Some(at) = info.location() {

@@ -78,8 +78,9 @@
 
 use super::g::G;
 use super::handoff::give_up_p;
-use super::m::{M, current_m};
+use super::m::{M, Pending, current_m};
 use super::runtime::Runtime;
+use super::traced;
 use std::ptr;
 use std::sync::atomic::Ordering;
 
@@ -100,6 +101,9 @@ pub(crate) fn park_in_place(rt: &'static Runtime, m: &'static M, g: &'static G) 
         g.unpin();
         return; // P2: woken meanwhile; the P is still ours.
     }
+    if crate::trace::on() {
+        traced::run_end(m, g, Pending::Park(g));
+    }
     release_p(rt, m); // P3
     wait_for_p(rt, m); // P4
     resume_here(m, g); // P5
@@ -119,6 +123,9 @@ pub(crate) fn yield_in_place(rt: &'static Runtime, m: &'static M, g: &'static G)
     g.pin_to(m as *const M as usize); // P1
     // Queued: whoever pops it now holds it (and hands a P back, Q1).
     rt.inject.push(g as *const G as *mut G);
+    if crate::trace::on() {
+        traced::run_end(m, g, Pending::Yield(g));
+    }
     release_p(rt, m); // H1 finds the work, and starts an M on the P.
     wait_for_p(rt, m);
     resume_here(m, g);
@@ -150,10 +157,13 @@ pub(crate) fn wait_for_p(rt: &'static Runtime, m: &M) {
 }
 
 /// P5: `g` runs on `m` again, on the P just handed over.
-pub(crate) fn resume_here(m: &M, g: &G) {
+pub(crate) fn resume_here(m: &'static M, g: &G) {
     debug_assert!(ptr::eq(m.curg.get(), g));
     g.unpin();
     if let Some(p) = m.p() {
+        if crate::trace::on() {
+            traced::run_begin(m, p, g);
+        }
         // A scheduling event, as a switch-in is: sysmon must not think the P stuck.
         p.schedtick.store(
             p.schedtick.load(Ordering::Relaxed).wrapping_add(1),

@@ -118,8 +118,15 @@ impl<T> RunQueue<T> {
         self.head.load(Ordering::Acquire)
     }
 
-    /// Number of items in the ring. A snapshot.
-    #[allow(dead_code)] // for the loom models
+    /// The `runnext` item, without taking it (an observer's snapshot).
+    #[allow(dead_code)] // for observers; not in the loom build
+    pub fn peek_runnext(&self) -> *mut T {
+        self.runnext.load(Ordering::Acquire)
+    }
+
+    /// Number of items in the ring. A snapshot (`head` first: a later `tail` is never
+    /// behind it).
+    #[allow(dead_code)] // not in the loom build's runtime code
     pub fn len(&self) -> usize {
         let h = self.head.load(Ordering::Acquire);
         let t = self.tail.load(Ordering::Acquire);

@@ -1,9 +1,11 @@
 //! Making Gs runnable: where a readied, timer-woken or new G is queued, and when that
 //! wakes an M (step S1 of the idle protocol in `idle.rs`, then S2–S6 through `wake.rs`).
 
+use super::counters::GLOBAL;
 use super::g::G;
 use super::m::{M, current_m};
 use super::runtime::{Runtime, runtime};
+use super::traced;
 use super::wake::{wake_idle, wakep};
 
 /// Queues a G that just became runnable (after its unpark won `WAITING` → `ACTIVE`).
@@ -34,6 +36,10 @@ fn make_runnable(g: &G, next: bool) {
     let rt = runtime();
     match current_m().and_then(|m| m.p().map(|p| (m, p))) {
         Some((m, p)) => {
+            p.counters.unparks.bump();
+            if crate::trace::on() {
+                traced::unpark(Some(m), g);
+            }
             let pushed = if next {
                 match m.runq(p).set_runnext(g as *const G as *mut G) {
                     Some(old) => {
@@ -53,6 +59,10 @@ fn make_runnable(g: &G, next: bool) {
             }
         }
         None => {
+            GLOBAL.unparks.add(1);
+            if crate::trace::on() {
+                traced::unpark(current_m(), g);
+            }
             rt.inject.push(g as *const G as *mut G);
             // Nobody may be running: the fenced check keeps the no-lost-wake-up promise.
             wake_idle(rt);

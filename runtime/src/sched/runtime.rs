@@ -2,6 +2,7 @@
 //! the clock — the one value all Ms share. It is made once, by `boot.rs`, and never
 //! dropped.
 
+use super::clock;
 use super::g::G;
 use super::idle::Idle;
 use super::inject::Inject;
@@ -190,6 +191,9 @@ impl Runtime {
         };
         // sysmon sleeps on the futex, never in `epoll_wait`: nothing to interrupt.
         if wake {
+            // The coarse clock stopped when sysmon fell asleep: a G that parks before
+            // sysmon's first look must not be stamped with that time (`clock.rs`).
+            clock::set(self.now());
             let _ = self.sysmon_parker.unpark();
         }
     }

@@ -2,24 +2,28 @@
 //! finished task's header goes when its handle is dropped.
 
 use super::boot::runtime_or_start;
-use super::g::G;
+use super::counters::GLOBAL;
+use super::g::{G, TaskName};
 use super::m::{Pending, current_m};
 use super::p::promise_stack;
 use super::pinned::must_stay;
 use super::ready::submit_new;
 use super::runtime::{Runtime, runtime};
+use super::traced;
 use crate::stack;
 use std::io;
-use std::sync::Arc;
+use std::panic::Location;
 
 /// A G that spawns while more than this many Gs wait on the global queue lets them run
 /// first (see [`back_off`]).
 const BACKLOG: usize = 512;
 
-/// Spawns a task: the scheduler's half of `Builder::spawn`. Returns the queued G.
+/// Spawns a task: the scheduler's half of `Builder::spawn`. Returns the queued G. The
+/// caller's location is the task's spawn location (`gogreen::dump`).
+#[track_caller]
 pub(crate) fn spawn<F, T>(
     f: F,
-    name: Option<Arc<str>>,
+    name: Option<TaskName>,
     stack_size: Option<usize>,
 ) -> io::Result<&'static G>
 where
@@ -45,8 +49,15 @@ where
     let g = rt.central.alloc_g(p);
     let id = rt.central.new_id(p);
     // SAFETY: `g` came off a free list: nobody else can reach it.
-    unsafe { g.prepare(f, size, id, name) };
+    unsafe { g.prepare(f, size, id, name, Location::caller()) };
+    if crate::trace::on() {
+        traced::spawn(current_m(), g);
+    }
     submit_new(rt, m, g);
+    match p {
+        Some(p) => p.counters.spawns.bump(),
+        None => GLOBAL.spawns.add(1),
+    }
     if rt.inject.len() > BACKLOG {
         back_off(rt);
     }

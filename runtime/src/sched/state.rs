@@ -55,6 +55,17 @@ fn generation_of(word: u64) -> u32 {
     (word >> GEN_SHIFT) as u32
 }
 
+/// What a status word says, for observers (`State::snapshot`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Pooled, or never used.
+    Free,
+    /// Running, or queued to run (or finished, if the join word says so).
+    Active,
+    /// Parked.
+    Waiting,
+}
+
 /// The status word of one G.
 pub struct State(AtomicU64);
 
@@ -165,6 +176,42 @@ impl State {
                 Err(w) => word = w,
             }
         }
+    }
+
+    /// Takes a parked G of generation `generation` (`WAITING` → `ACTIVE`) without waking
+    /// it: an observer that must read its stack (a task dump's backtrace). Returns
+    /// `true` if it was parked; the caller then holds the G and **must** give it back
+    /// with [`State::commit_park`] — which fails if an unpark came meanwhile (it found
+    /// `ACTIVE` and left a token), and then the caller must queue the G, as the
+    /// unpark would have.
+    #[allow(dead_code)] // for the dump; not in the loom build
+    pub fn seize(&self, generation: u32) -> bool {
+        let word = self.0.load(Ordering::Relaxed);
+        if generation_of(word) != generation || word & STATUS_MASK != WAITING {
+            return false;
+        }
+        // Acquire pairs with `commit_park`'s Release: the saved stack pointer is
+        // visible.
+        self.0
+            .compare_exchange(
+                word,
+                (word & !STATUS_MASK) | ACTIVE,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// The status as an observer sees it (a snapshot): `(generation, status)`.
+    #[allow(dead_code)] // for observers; not in the loom build
+    pub fn snapshot(&self) -> (u32, Status) {
+        let word = self.0.load(Ordering::Acquire);
+        let status = match word & STATUS_MASK {
+            ACTIVE => Status::Active,
+            WAITING => Status::Waiting,
+            _ => Status::Free,
+        };
+        (generation_of(word), status)
     }
 
     /// Whether the G is parked (for assertions and diagnostics).

@@ -85,6 +85,7 @@ use super::m::M;
 use super::p::P;
 use super::runtime::Runtime;
 use super::switch::run_timers;
+use super::traced;
 use std::ptr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -115,7 +116,7 @@ pub(crate) struct Patience {
 struct Seen {
     head: u32,
     head_since: Instant,
-    tick: u32,
+    tick: u64,
     tick_since: Instant,
     /// When `tick` was last read.
     tick_read: Instant,
@@ -183,7 +184,7 @@ impl Patience {
 /// patience above; on the last round, also runs other Ps' due timers.
 pub(crate) fn steal(
     rt: &'static Runtime,
-    m: &M,
+    m: &'static M,
     p: &'static P,
     patience: &mut Patience,
 ) -> Option<&'static G> {
@@ -208,6 +209,11 @@ pub(crate) fn steal(
                 continue;
             }
             if let Some(g) = victim.runq.steal_into(&mut m.runq(p)) {
+                p.counters.steals.bump();
+                p.counters.stolen.add(1 + p.runq.len() as u64);
+                if crate::trace::on() {
+                    traced::steal(m, p, victim, 1 + p.runq.len() as u64);
+                }
                 // SAFETY: queued Gs are live headers.
                 return Some(unsafe { &*g });
             }

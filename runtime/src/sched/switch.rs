@@ -25,6 +25,7 @@ use super::pinned;
 use super::queue::{self, Local};
 use super::ready::{push_local, unpark_timer};
 use super::runtime::{Runtime, runtime};
+use super::traced;
 use super::wake::wake_idle;
 use crate::arch;
 use std::ptr;
@@ -33,7 +34,7 @@ use std::sync::atomic::Ordering;
 /// Consecutive `runnext` picks before the ring gets a turn.
 const RUNNEXT_STREAK_MAX: u32 = 64;
 /// Every this many schedules, the global queue and the timers go first.
-pub(crate) const GLOBAL_TICK: u32 = 61;
+pub(crate) const GLOBAL_TICK: u64 = 61;
 
 impl M {
     /// Makes `g` the running G of this M and P. A G that never ran takes the stack it
@@ -142,6 +143,9 @@ impl M {
             }
             next = self.next_local(runtime());
         }
+        if crate::trace::on() {
+            traced::switch(self, p, g, next, pending);
+        }
         let resumer = match next {
             Some(n) => {
                 self.pending.set(pending);
@@ -163,6 +167,9 @@ impl M {
     #[cold]
     #[inline(never)]
     pub(crate) fn switch_to_g0(&'static self, g: &G, pending: Pending) {
+        if crate::trace::on() {
+            traced::run_end(self, g, pending);
+        }
         let resumer = self.enter_g0(g, pending);
         // SAFETY: whoever resumed us passed its own M (see `enter`).
         after_switch(unsafe { &*(resumer as *const M) });

@@ -60,12 +60,16 @@
 //! 10 ms: the idle M blocked in `epoll_wait` watches the sockets, and takes a P for the
 //! Gs they ready without starting an M or waking sysmon.
 
+use super::clock;
+use super::counters::GLOBAL;
 use super::g::G;
 use super::handoff::give_up_p;
 use super::p::P;
 use super::runtime::{AWAKE, Runtime, SLEEP_LONG, SLEEP_SHORT};
+use super::schedtrace::Schedtrace;
 use super::sleeper::NEVER;
 use super::switch::run_timers;
+use super::traced;
 use super::wake::{start_m, wake_idle, warn_no_thread};
 use crate::stack::pool;
 use std::sync::atomic::Ordering;
@@ -99,7 +103,7 @@ pub(crate) fn start(rt: &'static Runtime) {
 /// What sysmon remembers of a P between two looks.
 #[derive(Clone, Copy)]
 struct Seen {
-    tick: u32,
+    tick: u64,
     since: Instant,
     /// The ring's `taken` count at the previous look.
     taken: u32,
@@ -131,6 +135,7 @@ fn run(rt: &'static Runtime) -> ! {
     let mut inject_taken = rt.inject.taken();
     let mut inject_undrained_since = Instant::now();
     let mut last_scavenge = Instant::now();
+    let mut schedtrace = Schedtrace::from_env();
     loop {
         if all_idle(rt) {
             // Trim everything pooled (two rounds: hot, then aging), then sleep until
@@ -153,15 +158,20 @@ fn run(rt: &'static Runtime) -> ! {
             rt.sysmon_sleep.store(kind, Ordering::SeqCst);
             if all_idle(rt) {
                 let until = (!long).then(|| Instant::now() + MAX_DELAY);
-                rt.sysmon_parker.park(until);
+                rt.sysmon_parker.park(earliest(until, schedtrace.as_ref()));
             }
             rt.sysmon_sleep.store(AWAKE, Ordering::SeqCst);
             delay = MIN_DELAY;
             idle_rounds = 0;
         } else {
-            rt.sysmon_parker.park(Some(Instant::now() + delay));
+            let until = Some(Instant::now() + delay);
+            rt.sysmon_parker.park(earliest(until, schedtrace.as_ref()));
         }
         let now = Instant::now();
+        clock::set(rt.instant_to_ns(now));
+        if let Some(trace) = &mut schedtrace {
+            trace.tick(rt, now);
+        }
         let mut acted = false;
         // Whether the global queue holds work that nobody took since the previous look.
         let taken = rt.inject.taken();
@@ -271,6 +281,14 @@ fn run(rt: &'static Runtime) -> ! {
     }
 }
 
+/// The earlier of `until` and the next schedtrace line (`None`: no deadline).
+fn earliest(until: Option<Instant>, trace: Option<&Schedtrace>) -> Option<Instant> {
+    match (until, trace.map(Schedtrace::due)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Every P in play is idle, nothing is queued globally, no timer is pending. With a
 /// spare in play, `procs` idle Ps are not all of them: a retired P whose M is stuck is
 /// in play and busy, so the idle count is compared with the Ps in play.
@@ -296,6 +314,10 @@ fn hand_off(rt: &'static Runtime, stuck: &P) -> bool {
         rt.ps[spare].in_play.store(false, Ordering::Release);
         rt.spares.lock().push(spare);
         return false;
+    }
+    GLOBAL.spares.add(1);
+    if crate::trace::on() {
+        traced::spare(spare, stuck);
     }
     // The stuck M will not run its queue: every G there goes where the spare (and any
     // other M) finds it.
@@ -334,6 +356,10 @@ fn retake(rt: &'static Runtime, p: &'static P, seen: &mut Seen, now: Instant) ->
         || p.timers.next() <= rt.now();
     if !wanted || !p.syscall.retake(call) {
         return false;
+    }
+    GLOBAL.retakes.add(1);
+    if crate::trace::on() {
+        traced::retake(p);
     }
     seen.syscall = 0;
     give_up_p(rt, p);

@@ -50,6 +50,8 @@ pub(crate) struct Timers {
     heap: Mutex<Heap>,
     /// Earliest deadline in the heap, or `NEVER`. Written under the lock.
     next: AtomicU64,
+    /// Entries that woke their G, since the start (`gogreen::stats`).
+    fired: AtomicU64,
 }
 
 struct Heap {
@@ -66,6 +68,7 @@ impl Timers {
                 added: 0,
             }),
             next: AtomicU64::new(NEVER),
+            fired: AtomicU64::new(0),
         }
     }
 
@@ -127,8 +130,23 @@ impl Timers {
             self.next.store(first, Ordering::Release);
         }
         // Unparking outside the lock: it may take run-queue and idle locks.
-        due.iter()
+        let woken = due
+            .iter()
             .filter(|e| e.is_live() && wake(e.g(), e.generation))
-            .count()
+            .count();
+        // Not an owner-only counter: whoever runs the timers counts, and there is a
+        // lock and a batch of wake-ups around it already.
+        self.fired.fetch_add(woken as u64, Ordering::Relaxed);
+        woken
+    }
+
+    /// Timers that woke their G, since the start (a snapshot).
+    pub(crate) fn fired(&self) -> u64 {
+        self.fired.load(Ordering::Relaxed)
+    }
+
+    /// Entries in the heap, stale ones included (a snapshot, under the lock).
+    pub(crate) fn len(&self) -> usize {
+        self.heap.lock().entries.len()
     }
 }

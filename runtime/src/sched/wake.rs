@@ -4,6 +4,7 @@
 
 use super::m::M;
 use super::runtime::Runtime;
+use super::traced;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -50,6 +51,9 @@ pub(crate) fn start_m(
             unpark_m(rt, m);
         }
         None => new_m(rt, p, spinning)?,
+    }
+    if crate::trace::on() {
+        traced::start_m(p, m);
     }
     rt.wake_sysmon();
     Ok(())

@@ -21,6 +21,7 @@ use super::runtime::{Runtime, runtime};
 use super::sleeper::NEVER;
 use super::steal::{Patience, steal};
 use super::switch::{after_switch, enter, run_timers};
+use super::traced;
 use super::wake::{start_m, wake_idle, wakep};
 use crate::stack::overflow;
 use std::ptr;
@@ -62,6 +63,9 @@ pub(crate) fn m_main(m: &'static M, p: usize, spinning: bool) {
         };
         if !m.begin_run(p, g) {
             continue;
+        }
+        if crate::trace::on() {
+            traced::run_begin(m, p, g);
         }
         // SAFETY: `find_runnable` took `g` off a queue, so this M holds it; g0's save
         // slot is this M's own.
@@ -231,6 +235,17 @@ fn any_work(rt: &Runtime) -> bool {
 /// queue, and an M is woken for them as for any G readied off a P — perhaps this one,
 /// handed a P through `nextp`.
 fn stop_m(rt: &'static Runtime, m: &'static M) {
+    if crate::trace::on() {
+        traced::idle_begin(m);
+    }
+    sleep_until_p(rt, m);
+    if crate::trace::on() {
+        traced::idle_end(m);
+    }
+}
+
+/// `stop_m`'s wait itself.
+fn sleep_until_p(rt: &'static Runtime, m: &'static M) {
     rt.idle.push_idle_m(m);
     let me = m as *const M as usize;
     loop {

@@ -20,7 +20,7 @@
 //! decrement, when the owner may have returned.
 
 use crate::loom::{AtomicUsize, Ordering};
-use gogreen_channel::park::{self, Unparker};
+use gogreen_channel::park::{self, Unparker, WaitReason};
 
 /// The owner waits (step 3).
 const WAITING: usize = 1;
@@ -80,7 +80,7 @@ impl Count {
         while self.word.load(Ordering::Acquire) >= ONE {
             // A stale token (an unpark meant for an earlier wait of this context)
             // returns early: the loop re-checks.
-            park::park(None);
+            park::park_for(None, WaitReason::Scope);
         }
     }
 

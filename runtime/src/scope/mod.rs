@@ -157,6 +157,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Panics
     ///
     /// If no stack can be had; use [`Builder::spawn_scoped`] to get that as an error.
+    #[track_caller]
     pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
         F: FnOnce() -> T + Send + 'scope,
@@ -200,6 +201,7 @@ impl Builder {
     ///
     /// As [`Builder::spawn`]: `InvalidInput` for a stack size out of range,
     /// `OutOfMemory` when no stack can be had.
+    #[track_caller]
     pub fn spawn_scoped<'scope, 'env, F, T>(
         self,
         scope: &'scope Scope<'scope, 'env>,

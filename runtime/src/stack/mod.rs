@@ -17,6 +17,7 @@
 //! fresh segment when the current one runs low, and the panic hook on one when a
 //! panic finds the stack short (`panic`).
 
+pub(crate) mod backtrace;
 pub(crate) mod claim;
 pub(crate) mod grow;
 pub(crate) mod overflow;

@@ -19,6 +19,7 @@
 
 use super::queue::{self, WaitQueue};
 use super::waiter::Waiter;
+use gogreen_channel::park::WaitReason;
 use std::fmt;
 
 /// The token a leader leaves in its round's waiters.
@@ -84,7 +85,7 @@ impl Barrier {
     /// Waits until `n` callers have called `wait` in this round; parks a green thread,
     /// blocks an OS thread.
     pub fn wait(&self) -> BarrierWaitResult {
-        let me = Waiter::new(0);
+        let me = Waiter::new(0, WaitReason::Barrier);
         let round = {
             let mut q = self.waiters.lock();
             q.state.arrived += 1;

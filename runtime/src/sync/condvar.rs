@@ -37,6 +37,7 @@ use super::queue::{self, WaitQueue};
 use super::raw_mutex::RawMutex;
 use super::waiter::Waiter;
 use crate::loom::{AtomicBool, Ordering};
+use gogreen_channel::park::WaitReason;
 use std::fmt;
 use std::sync::{LockResult, PoisonError};
 use std::time::{Duration, Instant};
@@ -228,7 +229,7 @@ impl Condvar {
     ///
     /// The caller holds `mutex`; it holds it again when this returns.
     unsafe fn wait_raw(&self, mutex: &RawMutex, deadline: Option<Instant>) -> bool {
-        let me = Waiter::new(0);
+        let me = Waiter::new(0, WaitReason::Condvar);
         {
             let mut q = self.waiters.lock();
             me.data.set(q.state);

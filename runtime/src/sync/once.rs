@@ -31,6 +31,7 @@
 use super::queue::{self, WaitQueue};
 use super::waiter::Waiter;
 use crate::loom::{AtomicU32, Ordering};
+use gogreen_channel::park::WaitReason;
 use std::fmt;
 
 const INCOMPLETE: u32 = 0;
@@ -193,7 +194,7 @@ impl Once {
     /// Step 4: queues the caller and parks, if `not_done` still holds for the state
     /// when checked under the queue lock.
     fn park(&self, not_done: impl Fn(u32) -> bool) {
-        let me = Waiter::new(0);
+        let me = Waiter::new(0, WaitReason::Once);
         {
             let mut q = self.waiters.lock();
             let mut s = self.state.load(Ordering::Relaxed);

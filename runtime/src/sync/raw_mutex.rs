@@ -112,6 +112,7 @@ use super::waiter::Waiter;
 use crate::loom::{AtomicU32, Ordering};
 #[cfg(not(loom))]
 use gogreen_channel::park;
+use gogreen_channel::park::WaitReason;
 use std::sync::atomic::AtomicU64;
 
 const LOCKED: u32 = 1;
@@ -277,7 +278,7 @@ impl RawMutex {
     /// Step 4: links a waiter for the caller and parks until an unlock wakes it, unless
     /// the lock is free when checked under the queue's lock.
     fn park(&self, awake: bool, starving: bool, waited: bool) -> Parked {
-        let me = Waiter::new(0);
+        let me = Waiter::new(0, WaitReason::Mutex);
         {
             let mut q = self.waiters.lock();
             let mut s = self.state.load(Ordering::Relaxed);

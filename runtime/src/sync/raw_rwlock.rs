@@ -60,6 +60,7 @@ use super::queue::{self, WaitQueue};
 use super::spin::Spin;
 use super::waiter::Waiter;
 use crate::loom::{AtomicUsize, Ordering, fence};
+use gogreen_channel::park::WaitReason;
 
 const WRITER: usize = 1;
 const PARKED: usize = 2;
@@ -220,7 +221,12 @@ impl RawRwLock {
     /// Step 3: returns `true` once the caller holds the lock (taken here, or handed
     /// over), `false` if it should try again.
     fn park(&self, want: usize) -> bool {
-        let me = Waiter::new(want);
+        let why = if want == WANT_WRITE {
+            WaitReason::RwLockWrite
+        } else {
+            WaitReason::RwLockRead
+        };
+        let me = Waiter::new(want, why);
         {
             let mut q = self.waiters.lock();
             let mut s = self.state.load(Ordering::Relaxed);

@@ -31,6 +31,7 @@ use super::queue::{self, Locked, WaitQueue};
 use super::waiter::Waiter;
 use crate::loom::{AtomicUsize, Ordering};
 use gogreen_channel::park::Unparker;
+use gogreen_channel::park::WaitReason;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -275,7 +276,7 @@ impl Semaphore {
             return Ok(self.permit(n));
         }
         // Step 2.
-        let me = Waiter::new(n);
+        let me = Waiter::new(n, WaitReason::Semaphore);
         {
             let mut q = self.waiters.lock();
             let mut s = self.state.load(Ordering::Relaxed);

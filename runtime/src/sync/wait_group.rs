@@ -19,6 +19,7 @@
 use super::queue::{self, WaitQueue};
 use super::waiter::Waiter;
 use crate::loom::{AtomicUsize, Ordering};
+use gogreen_channel::park::WaitReason;
 use std::fmt;
 use std::sync::Arc;
 
@@ -130,7 +131,7 @@ impl WaitGroup {
             return;
         }
         // Step 2.
-        let me = Waiter::new(0);
+        let me = Waiter::new(0, WaitReason::WaitGroup);
         {
             let mut q = self.inner.waiters.lock();
             // Acquire as above. Under the queue lock, which the last `done` takes after

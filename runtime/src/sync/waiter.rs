@@ -19,7 +19,7 @@
 //!   race, and the token is there (the waker stored it before releasing the lock).
 
 use crate::loom::{AtomicU32, Cell, Ordering};
-use gogreen_channel::park::{self, Unparker};
+use gogreen_channel::park::{self, Unparker, WaitReason};
 use std::ptr;
 use std::time::Instant;
 
@@ -32,6 +32,8 @@ pub(crate) struct Waiter {
     token: AtomicU32,
     /// Set at creation, never changed; wakers clone it.
     unparker: Unparker,
+    /// What the owner waits for, told to the park seam (task dumps).
+    why: WaitReason,
     /// What the owner asks for (a semaphore's permit count, a read or a write, a
     /// ticket), for wakers to read under the queue's lock. Written by the owner before
     /// linking, or under the lock.
@@ -43,12 +45,14 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
-    /// A record for the calling context: a green thread, an OS thread or a loom thread.
+    /// A record for the calling context (a green thread, an OS thread or a loom
+    /// thread), which waits for `why`.
     #[inline]
-    pub(crate) fn new(data: usize) -> Waiter {
+    pub(crate) fn new(data: usize, why: WaitReason) -> Waiter {
         Waiter {
             token: AtomicU32::new(WAITING),
             unparker: park::current(),
+            why,
             data: Cell::new(data),
             prev: Cell::new(ptr::null()),
             next: Cell::new(ptr::null()),
@@ -85,7 +89,7 @@ impl Waiter {
             }
             // A wake-up may come before we park (it leaves a token) or be stale (from an
             // earlier wait of this context): either way the loop re-checks.
-            park::park(deadline);
+            park::park_for(deadline, self.why);
             if cfg!(loom) && deadline.is_some() {
                 let t = self.token();
                 return (t != WAITING).then_some(t);
