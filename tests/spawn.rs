@@ -290,3 +290,42 @@ fn work_spreads_over_every_processor() {
     }
     assert_eq!(threads.lock().unwrap().len(), procs);
 }
+
+/// A green thread that joins its own handle panics, as std's `join` does (`EDEADLK`),
+/// where it used to wait for itself forever: in a child process with a watchdog.
+#[test]
+fn joining_itself_panics_instead_of_waiting_forever() {
+    if common::child_scenario().as_deref() == Some("self-join") {
+        let (tx, rx) = gogreen::chan::bounded::<gogreen::JoinHandle<()>>(1);
+        let (verdict_tx, verdict) = gogreen::chan::bounded::<String>(1);
+        let h = gogreen::Builder::new()
+            .name("narcissus")
+            .spawn(move || {
+                let me = rx.recv().unwrap();
+                let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| me.join()))
+                    .unwrap_err();
+                let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+                verdict_tx.send(msg).unwrap();
+            })
+            .unwrap();
+        // The failed join dropped the handle: the task is detached and still ends.
+        tx.send(h).unwrap();
+        let msg = verdict.recv().unwrap();
+        assert!(
+            msg.contains("'narcissus'") && msg.contains("join on its own JoinHandle"),
+            "{msg}"
+        );
+        assert_eq!(gogreen::spawn(|| 5).join().unwrap(), 5);
+        return;
+    }
+    let out = common::run_child_watchdog(
+        "joining_itself_panics_instead_of_waiting_forever",
+        "self-join",
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
