@@ -526,7 +526,20 @@ where
 
     unsafe fn drop_result(g: &G) {
         // SAFETY: `run` stored an Outcome<T>; the caller takes it once.
-        drop(unsafe { take::<Outcome<T>>(g.payload.get()) });
+        let outcome = unsafe { take::<Outcome<T>>(g.payload.get()) };
+        // Nobody joined: the result (or panic payload) is dropped here, at the task's
+        // end on its own stack, where a panic cannot unwind (it aborted with "panic in a
+        // function that cannot unwind"), or in the handle's `drop`. std aborts with
+        // "thread result panicked on drop" in both places; so do we, saying whose.
+        if let Err(again) = catch_unwind(AssertUnwindSafe(|| drop(outcome))) {
+            mem::forget(again); // its own drop could panic too
+            crate::fatal!(
+                "the result of green thread '{}' (id {}) panicked while being dropped \
+                 (its handle was dropped unjoined); std aborts here too",
+                g.name().map_or("<unnamed>", |n| &**n),
+                g.id()
+            );
+        }
     }
 }
 
