@@ -76,12 +76,18 @@ fn bad_environment_is_reported_and_ignored() {
     let out = run_child(
         "bad_environment_is_reported_and_ignored",
         "bad-env",
-        &[("GOGREEN_PROCS", "zero"), ("GOGREEN_STACK_SIZE", "12")],
+        &[
+            ("GOGREEN_PROCS", "zero"),
+            ("GOGREEN_STACK_SIZE", "12"),
+            ("GOGREEN_GUARD", "mprotekt"),
+        ],
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed: {err}");
     assert!(err.contains("ignoring GOGREEN_PROCS=\"zero\""), "{err}");
     assert!(err.contains("ignoring GOGREEN_STACK_SIZE=\"12\""), "{err}");
+    // It used to be ignored in silence.
+    assert!(err.contains("ignoring GOGREEN_GUARD=\"mprotekt\""), "{err}");
 }
 
 /// Spawns parked tasks until spawning fails; returns the error. A spawn that cannot

@@ -7,7 +7,7 @@ use common::{Watchdog, rerun_all_with};
 use gogreen::net::{PollFd, Shutdown, UdpSocket, UnixListener, UnixStream};
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{FromRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -255,11 +255,18 @@ fn poll_fd_waits_on_pipes_and_eventfds() {
 
 #[test]
 fn poll_fd_refuses_bad_fds_and_says_why() {
-    // A closed fd.
-    let (r, w) = pipe();
-    let raw = r.as_raw_fd();
-    drop(r);
-    drop(w);
+    // A closed fd: one above the process's limit on open files, so that no test running
+    // alongside can have opened it (a pipe's fd, closed, was reused by one now and then
+    // and accepted, failing this test).
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only into `lim`.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    let raw = RawFd::try_from(lim.rlim_cur)
+        .unwrap_or(RawFd::MAX - 1)
+        .saturating_add(1);
     // SAFETY: deliberately wraps a closed fd; the File is forgotten, never closed.
     let closed = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(raw) });
     let e = PollFd::new(std::os::fd::AsFd::as_fd(&*closed)).expect_err("a closed fd was accepted");

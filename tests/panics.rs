@@ -407,3 +407,71 @@ fn a_locked_green_thread_unwinding_through_waits() {
     );
     expect_child_ok("locked-unwind", out);
 }
+
+/// A result nobody joins is dropped by the runtime; if its `drop` panics, the process
+/// aborts as std's does for a thread's result ("thread result panicked on drop"), with
+/// a message that names the green thread — not "panic in a function that cannot
+/// unwind" from deep in the scheduler. Both places: at the task's end (handle dropped
+/// first) and in the handle's drop (task ended first).
+#[test]
+fn a_result_that_panics_when_dropped_unjoined_aborts_naming_its_task() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("the result's drop panics");
+        }
+    }
+    match child_scenario().as_deref() {
+        Some("result-dropped-at-the-end") => {
+            let (go, wait) = gogreen::chan::bounded::<()>(0);
+            let h = gogreen::Builder::new()
+                .name("bomber")
+                .spawn(move || {
+                    let _ = wait.recv();
+                    Bomb
+                })
+                .unwrap();
+            drop(h);
+            go.send(()).unwrap();
+            gogreen::sleep(std::time::Duration::from_secs(60));
+            return;
+        }
+        Some("result-dropped-with-the-handle") => {
+            let h = gogreen::Builder::new()
+                .name("bomber")
+                .spawn(|| Bomb)
+                .unwrap();
+            while !h.is_finished() {
+                gogreen::yield_now();
+            }
+            drop(h);
+            return;
+        }
+        _ => {}
+    }
+    // The second order, many times: the handle's drop used to clear its bit before
+    // dropping the result, and the task's exit could recycle the header meanwhile
+    // (about one run in eight then named the task '<unnamed>', its name freed).
+    let orders = std::iter::once("result-dropped-at-the-end")
+        .chain(std::iter::repeat_n("result-dropped-with-the-handle", 24));
+    for scenario in orders {
+        let out = run_child_watched(
+            "a_result_that_panics_when_dropped_unjoined_aborts_naming_its_task",
+            scenario,
+            &[("RUST_BACKTRACE", "0")],
+            WATCHDOG,
+        )
+        .unwrap_or_else(|| panic!("{scenario}: the child hung"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            common::signal_of(&out),
+            Some(libc::SIGABRT),
+            "{scenario}: {err}"
+        );
+        assert!(
+            err.contains("gogreen: fatal: the result of green thread 'bomber' (id ")
+                && err.contains("panicked while being dropped"),
+            "{scenario}: {err}"
+        );
+    }
+}

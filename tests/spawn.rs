@@ -294,3 +294,71 @@ fn work_spreads_over_every_processor() {
     }
     assert_eq!(threads.lock().unwrap().len(), procs);
 }
+
+/// A green thread that joins its own handle panics, as std's `join` does (`EDEADLK`),
+/// where it used to wait for itself forever: in a child process with a watchdog.
+#[test]
+fn joining_itself_panics_instead_of_waiting_forever() {
+    if common::child_scenario().as_deref() == Some("self-join") {
+        let (tx, rx) = gogreen::chan::bounded::<gogreen::JoinHandle<()>>(1);
+        let (verdict_tx, verdict) = gogreen::chan::bounded::<String>(1);
+        let h = gogreen::Builder::new()
+            .name("narcissus")
+            .spawn(move || {
+                let me = rx.recv().unwrap();
+                let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| me.join()))
+                    .unwrap_err();
+                let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+                verdict_tx.send(msg).unwrap();
+            })
+            .unwrap();
+        // The failed join dropped the handle: the task is detached and still ends.
+        tx.send(h).unwrap();
+        let msg = verdict.recv().unwrap();
+        assert!(
+            msg.contains("'narcissus'") && msg.contains("join on its own JoinHandle"),
+            "{msg}"
+        );
+        assert_eq!(gogreen::spawn(|| 5).join().unwrap(), 5);
+        return;
+    }
+    let out = common::run_child_watchdog(
+        "joining_itself_panics_instead_of_waiting_forever",
+        "self-join",
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A handle dropped just as its task finishes drops the result itself, at once: the
+/// drop used to come after the handle bit was cleared, racing with the task's exit,
+/// which could recycle the header first — the result was then leaked (the vtable
+/// already reset), or the task's name read as gone. Each round drops the handle as soon
+/// as the task is seen finished, and checks the result was dropped by then. The leak's
+/// window is a few instructions and this rarely hits it; `tests/panics.rs`
+/// (`a_result_that_panics_when_dropped_unjoined_aborts_naming_its_task`) widens the
+/// window with a panicking drop and caught the race in about one run in eight.
+#[test]
+fn a_handle_dropped_as_its_task_finishes_drops_the_result_once() {
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    for round in 0..5_000 {
+        let d = drops.clone();
+        let h = gogreen::spawn(move || Counted(d));
+        while !h.is_finished() {
+            std::hint::spin_loop();
+        }
+        // Finished with the handle alive: the task left the result to the handle.
+        drop(h);
+        assert_eq!(drops.load(Ordering::SeqCst), round + 1, "round {round}");
+    }
+}

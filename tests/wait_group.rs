@@ -71,3 +71,17 @@ fn done_without_add_panics() {
     assert!(r.is_err());
     assert_eq!(wg.count(), 0);
 }
+
+/// An `add` that would pass `usize::MAX` panics and leaves the count alone; it used to
+/// wrap, after which `wait` returned with tasks outstanding.
+#[test]
+fn an_overflowing_add_panics_and_keeps_the_count() {
+    let wg = WaitGroup::new();
+    wg.add(usize::MAX - 1);
+    let e = std::panic::catch_unwind(|| wg.add(2)).unwrap_err();
+    let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("WaitGroup::add(2) overflows"), "{msg}");
+    assert_eq!(wg.count(), usize::MAX - 1);
+    wg.add(1);
+    assert_eq!(wg.count(), usize::MAX);
+}

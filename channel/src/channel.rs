@@ -48,6 +48,11 @@ use crate::waiter::Entry;
 /// assert!(s.try_send(2).is_err()); // full
 /// assert_eq!(r.recv(), Ok(1));
 /// ```
+///
+/// # Panics
+///
+/// If the buffer of `cap` slots cannot be allocated (it is allocated up front): the
+/// message says so, instead of the process aborting on a failed allocation.
 pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     if cap == 0 {
         let c = Counter::new(zero::Channel::new());

@@ -658,3 +658,24 @@ fn handles_are_send_sync_and_debug() {
     let (s, r) = bounded::<i32>(1);
     assert_eq!(format!("{s:?} {r:?}"), "Sender { .. } Receiver { .. }");
 }
+
+/// A capacity whose buffer cannot be allocated panics with the reason at `bounded`,
+/// where it used to abort the process ("memory allocation of N bytes failed", or a bare
+/// "capacity overflow"). 2^44 slots of 16 bytes are 256 TiB, more than a 47-bit user
+/// address space, so the allocation fails whatever the overcommit policy.
+#[test]
+fn bounded_capacity_beyond_memory_panics_with_the_reason() {
+    for cap in [1usize << 44, usize::MAX / 2, usize::MAX] {
+        let payload = std::panic::catch_unwind(|| bounded::<u64>(cap)).unwrap_err();
+        let msg = payload
+            .downcast_ref::<String>()
+            .expect("a formatted message");
+        assert!(
+            msg.contains(&format!("bounded({cap}): cannot allocate the buffer"))
+                && msg.contains("use a smaller capacity"),
+            "{msg}"
+        );
+    }
+    // Zero-sized messages still need a stamp per slot.
+    assert!(std::panic::catch_unwind(|| bounded::<()>(usize::MAX / 4)).is_err());
+}

@@ -54,6 +54,10 @@
 //!   `Config::max_threads`): one per processor, one per blocking call or waiting
 //!   thread-locked green thread. Past the limit `try_blocking` returns an error naming it;
 //!   `blocking` runs its call without handing its processor over, and warns once.
+//!   A waiting thread-locked green thread keeps its thread: if waiting locked green
+//!   threads hold every thread the limit allows, the green threads that would wake them
+//!   have no thread to run on, and the program hangs (Go aborts there, "thread
+//!   exhaustion"). Keep the locked green threads that wait at once well below the limit.
 //! - std ties some things to the OS thread: **`thread_local!` values**,
 //!   **`std::thread::current()`** (its id and name), **reentrant locks** —
 //!   `std::io::stdout().lock()` and `stderr().lock()` — and

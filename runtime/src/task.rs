@@ -155,7 +155,18 @@ impl<T> JoinHandle<T> {
     /// Waits for the task to finish and returns its result, or `Err` with the panic
     /// payload if it panicked. Parks only the green thread when called in one; blocks
     /// the OS thread otherwise.
+    ///
+    /// # Panics
+    ///
+    /// If called by the task it joins, which would wait for itself forever (std's
+    /// `join` panics there too, with `EDEADLK`). The handle is dropped: the task is
+    /// detached.
     pub fn join(self) -> std::thread::Result<T> {
+        if sched::current_g().is_some_and(|me| std::ptr::eq(me, self.g)) {
+            // The header is ours while the handle lives, so the running G being it means
+            // the running task is the one joined: nobody else can complete it.
+            self_join(&self.task);
+        }
         let this = ManuallyDrop::new(self);
         let g = this.g;
         if !g.is_complete() {
@@ -189,6 +200,17 @@ impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         release(self.g, false);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn self_join(task: &Task) -> ! {
+    panic!(
+        "gogreen: green thread '{}' (id {}) called join on its own JoinHandle, which would \
+         wait forever; join it from another thread",
+        task.name().unwrap_or("<unnamed>"),
+        task.id()
+    )
 }
 
 fn release(g: &'static G, result_taken: bool) {

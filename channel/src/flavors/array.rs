@@ -64,18 +64,39 @@ unsafe impl<T: Send> Send for Channel<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Sync for Channel<T> {}
 
+/// The panic of a `bounded(cap)` whose buffer cannot be allocated.
+#[cold]
+#[inline(never)]
+fn too_large(cap: usize, slot: usize, e: std::collections::TryReserveError) -> ! {
+    panic!(
+        "gogreen::chan::bounded({cap}): cannot allocate the buffer ({cap} slots of {slot} bytes, \
+         allocated up front): {e}; use a smaller capacity, or an unbounded channel, whose \
+         memory grows with the messages actually queued"
+    )
+}
+
 impl<T> Channel<T> {
     /// A channel of capacity `cap` (> 0).
+    ///
+    /// Panics with the reason if the buffer cannot be allocated. The buffer is allocated
+    /// up front (every slot carries its stamp), so a capacity too large for memory must
+    /// fail here with a message, not abort the process the way an infallible
+    /// allocation does.
     pub(crate) fn with_capacity(cap: usize) -> Self {
         assert!(cap > 0, "capacity must be positive");
+        let mut buffer: Vec<Slot<T>> = Vec::new();
+        if let Err(e) = buffer.try_reserve_exact(cap) {
+            too_large(cap, size_of::<Slot<T>>(), e);
+        }
+        // A slot is at least a word, so an allocated `cap` is below `usize::MAX / 8`:
+        // neither the mark bit nor a lap overflows.
         let mark_bit = (cap + 1).next_power_of_two();
         let one_lap = mark_bit * 2;
-        let buffer = (0..cap)
-            .map(|i| Slot {
-                stamp: AtomicUsize::new(i),
-                msg: UnsafeCell::new(MaybeUninit::uninit()),
-            })
-            .collect();
+        buffer.extend((0..cap).map(|i| Slot {
+            stamp: AtomicUsize::new(i),
+            msg: UnsafeCell::new(MaybeUninit::uninit()),
+        }));
+        let buffer = buffer.into_boxed_slice();
         Channel {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),

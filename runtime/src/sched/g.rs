@@ -27,7 +27,7 @@
 //! Fields in `UnsafeCell` are owned by whoever holds the G per its status (`state.rs`):
 //! the M running it, or the queue holding it — except `join_waker` (owned per the join
 //! word) and `payload` (the spawner until the first run, the G while it runs, the
-//! joiner once `COMPLETE` is seen).
+//! joiner — or the handle's drop — once `COMPLETE` is seen while `HANDLE` is set).
 //!
 //! # Observers
 //!
@@ -555,12 +555,40 @@ impl G {
     /// The handle is gone. `result_taken` says whether `join` took the result; if not
     /// and the task completed, the result is dropped here. Returns `true` if the header
     /// may be recycled now (the task has exited too).
+    ///
+    /// The result is dropped *before* `HANDLE` goes: once it has gone, the task's exit
+    /// (`release_run`) may recycle the header — vtable, name, payload — and a new task
+    /// may take it. (Dropping after the `fetch_and`, as this once did, raced with that:
+    /// the result of a task that had just finished was leaked when the vtable was
+    /// reset first, or its name read as gone.)
     pub(crate) fn release_handle(&self, result_taken: bool) -> bool {
-        let prev = self.join.fetch_and(!HANDLE, Ordering::AcqRel);
-        if prev & COMPLETE != 0 && !result_taken {
-            // SAFETY: the result is stored and nobody else will read it.
-            unsafe { ((*self.vtable.get()).drop_result)(self) };
+        if !result_taken {
+            // Acquire pairs with `complete`'s Release: a stored result is visible.
+            let mut word = self.join.load(Ordering::Acquire);
+            loop {
+                if word & COMPLETE != 0 {
+                    // `complete` saw HANDLE set and left the result to us; HANDLE,
+                    // still set, keeps the header from being recycled meanwhile.
+                    // SAFETY: the result is stored and nobody else will read it.
+                    unsafe { ((*self.vtable.get()).drop_result)(self) };
+                    break;
+                }
+                // Not complete: clear HANDLE only while that holds, and `complete`
+                // drops the result itself. AcqRel as the `fetch_and` below.
+                match self.join.compare_exchange_weak(
+                    word,
+                    word & !HANDLE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return word & NOT_HANDLE == 0,
+                    Err(now) => word = now,
+                }
+            }
         }
+        // AcqRel: Acquire pairs with `release_run`'s Release (the task is off its
+        // stack); Release hands whoever recycles the header our last use of it.
+        let prev = self.join.fetch_and(!HANDLE, Ordering::AcqRel);
         prev & NOT_HANDLE == 0
     }
 
@@ -664,7 +692,20 @@ where
 
     unsafe fn drop_result(g: &G) {
         // SAFETY: `run` stored an Outcome<T>; the caller takes it once.
-        drop(unsafe { take::<Outcome<T>>(g.payload.get()) });
+        let outcome = unsafe { take::<Outcome<T>>(g.payload.get()) };
+        // Nobody joined: the result (or panic payload) is dropped here, at the task's
+        // end on its own stack, where a panic cannot unwind (it aborted with "panic in a
+        // function that cannot unwind"), or in the handle's `drop`. std aborts with
+        // "thread result panicked on drop" in both places; so do we, saying whose.
+        if let Err(again) = catch_unwind(AssertUnwindSafe(|| drop(outcome))) {
+            mem::forget(again); // its own drop could panic too
+            crate::fatal!(
+                "the result of green thread '{}' (id {}) panicked while being dropped \
+                 (its handle was dropped unjoined); std aborts here too",
+                g.name().map_or("<unnamed>", |n| &**n),
+                g.id()
+            );
+        }
     }
 }
 

@@ -74,7 +74,8 @@ pub(crate) fn ensure_altstack() -> io::Result<()> {
         }
     }
     let size = (libc::SIGSTKSZ * 4).max(64 * 1024);
-    // SAFETY: a fresh anonymous mapping, owned by this thread for its lifetime.
+    // SAFETY: a fresh anonymous mapping, owned by this thread for its lifetime
+    // (`AltStack` unmaps it when the thread exits).
     let p = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
@@ -93,11 +94,50 @@ pub(crate) fn ensure_altstack() -> io::Result<()> {
         ss_flags: 0,
         ss_size: size,
     };
-    // SAFETY: the mapping is ours and stays mapped (Ms never exit).
+    // SAFETY: the mapping is ours and stays mapped while it is installed: `AltStack`
+    // uninstalls it before unmapping it.
     if unsafe { libc::sigaltstack(&stack, std::ptr::null_mut()) } != 0 {
-        return Err(io::Error::last_os_error());
+        let e = io::Error::last_os_error();
+        // SAFETY: nobody else knows of the fresh mapping.
+        unsafe { libc::munmap(p, size) };
+        return Err(e);
     }
+    // Ms exit (the M of a locked green thread that ends goes with it): the stack must go
+    // with the thread, or each M that comes and goes leaks it. If the thread's locals
+    // are already being torn down, keep the mapping: a leak, not a fault.
+    let _ = ALTSTACK.try_with(|a| a.set(Some(AltStack { base: p, size })));
     Ok(())
+}
+
+/// The alternate signal stack `ensure_altstack` made for this thread, unmapped when
+/// the thread exits. Touched only by its own thread.
+struct AltStack {
+    base: *mut libc::c_void,
+    size: usize,
+}
+
+thread_local! {
+    static ALTSTACK: std::cell::Cell<Option<AltStack>> = const { std::cell::Cell::new(None) };
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        // Uninstall first: a signal delivered on an unmapped stack would kill the
+        // process. A fault in a later thread-local destructor then gets the default
+        // action, as on a thread that never had an alternate stack.
+        let disable = libc::stack_t {
+            ss_sp: std::ptr::null_mut(),
+            ss_flags: libc::SS_DISABLE,
+            ss_size: 0,
+        };
+        // SAFETY: disabling this thread's alternate stack, then unmapping the mapping
+        // `ensure_altstack` made for it, which nothing else refers to.
+        unsafe {
+            if libc::sigaltstack(&disable, std::ptr::null_mut()) == 0 {
+                libc::munmap(self.base, self.size);
+            }
+        }
+    }
 }
 
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {

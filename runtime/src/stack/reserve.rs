@@ -278,9 +278,16 @@ fn guard_mode() -> GuardMode {
 }
 
 fn detect_guard_mode() -> GuardMode {
-    // GOGREEN_GUARD=mprotect forces the old-kernel path, to test it.
-    if std::env::var_os("GOGREEN_GUARD").is_some_and(|v| v == "mprotect") {
-        return GuardMode::Mprotect;
+    // GOGREEN_GUARD=mprotect forces the old-kernel path, to test it. Any other value
+    // is reported, as the other GOGREEN_ variables' bad values are: a misspelling
+    // must not leave someone believing they tested the old-kernel path.
+    match std::env::var_os("GOGREEN_GUARD") {
+        Some(v) if v == "mprotect" => return GuardMode::Mprotect,
+        Some(v) => eprintln!(
+            "gogreen: ignoring GOGREEN_GUARD={v:?}: the one value is \"mprotect\" (guard \
+             pages by mprotect, as on kernels without MADV_GUARD_INSTALL)"
+        ),
+        None => {}
     }
     // SAFETY: a scratch anonymous mapping of two pages, unmapped below.
     let p = unsafe {

@@ -2,7 +2,8 @@
 //!
 //! # The protocol
 //!
-//! 1. `add` and `done` move the counter with one atomic each.
+//! 1. `add` and `done` move the counter with one atomic each (`add`'s a CAS, so that an
+//!    overflowing `add` can refuse without the count ever wrapping).
 //! 2. A waiter that sees a non-zero count takes the queue lock, looks again, and if the
 //!    count is still not zero links a [`Waiter`] from its frame, tagged with the round
 //!    (how many times the count has reached zero so far), and parks.
@@ -80,8 +81,34 @@ impl WaitGroup {
     }
 
     /// Adds `n` outstanding tasks.
+    ///
+    /// # Panics
+    ///
+    /// If the count would pass `usize::MAX` (a wrapped-around `n`, say); the count is
+    /// left as it was. It used to wrap, which let `wait` return with tasks outstanding.
     pub fn add(&self, n: usize) {
-        self.inner.count.fetch_add(n, Ordering::Relaxed);
+        // Relaxed, as a plain increment would be: what orders tasks' work before a
+        // waiter's return is `done`'s Release and `wait`'s Acquire. A CAS, not a
+        // `fetch_add` undone on overflow: a wrapped count must never be seen, even
+        // for a moment, by a concurrent `wait` or `done`.
+        let mut count = self.inner.count.load(Ordering::Relaxed);
+        loop {
+            let Some(next) = count.checked_add(n) else {
+                panic!(
+                    "gogreen: WaitGroup::add({n}) overflows the counter ({count} outstanding); \
+                     add the number of tasks actually started"
+                );
+            };
+            match self.inner.count.compare_exchange_weak(
+                count,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => count = now,
+            }
+        }
     }
 
     /// Marks one task as finished.
