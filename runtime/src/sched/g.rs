@@ -72,12 +72,6 @@ const NOT_HANDLE: u32 = RUNNING | !(OBSERVER - 1);
 /// one word for it.
 pub(crate) type TaskName = Arc<String>;
 
-/// Bits of [`G`]'s `flags`: things said about a task once.
-pub(crate) mod flag {
-    /// `GOGREEN_WARN` reported it for holding its P.
-    pub(crate) const WARNED_HOG: u8 = 1;
-}
-
 /// Bytes at the top of a G's stack slot kept out of its frames: the task-local map's
 /// pointer, and padding that keeps the first frame 16-byte aligned.
 const TOP_RESERVE: usize = 16;
@@ -127,7 +121,7 @@ pub(crate) struct G {
     /// enters a blocking call); meaningful while it is `WAITING` (or in that call).
     /// Read by observers as a snapshot.
     why: AtomicU8,
-    /// `flag` bits, set once each by whoever says the thing (`fetch_or`).
+    /// Things said about the task once (`GOGREEN_WARN`'s reports), bits set by whoever says them.
     flags: AtomicU8,
     /// Saved stack pointer while not running; `FRESH` before the first run; the
     /// address of an M, tagged, while pinned to it (`pinned.rs`). Owned by the G's
@@ -283,13 +277,6 @@ impl G {
             WaitReason::from_u8(self.why.load(Ordering::Relaxed)),
             self.since.load(Ordering::Relaxed),
         )
-    }
-
-    /// Sets flag bit `bit` (`flag`); returns whether it was clear: the caller is the
-    /// one to say the thing.
-    #[inline]
-    pub(crate) fn flag_once(&self, bit: u8) -> bool {
-        self.flags.fetch_or(bit, Ordering::Relaxed) & bit == 0
     }
 
     /// The join word, as an observer sees it (a snapshot): `HANDLE`, `RUNNING`,
