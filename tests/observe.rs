@@ -446,3 +446,61 @@ fn schedtrace_on_ping_pong_prints_go_format_and_detail() {
         "{err}"
     );
 }
+
+#[test]
+fn sigquit_prints_the_dump_and_exits_2() {
+    if child_scenario().as_deref() == Some("sigquit") {
+        let (_tx, rx) = gogreen::chan::bounded::<()>(0);
+        let h = gogreen::Builder::new()
+            .name("stuck")
+            .spawn(move || {
+                let _ = rx.recv();
+            })
+            .unwrap();
+        eventually("the green thread parks", || {
+            match gogreen::stats().tasks.waiting_for(WaitReason::Recv) {
+                1 => Ok(()),
+                n => Err(format!("{n} waiting")),
+            }
+        });
+        // SAFETY: raising a signal at ourselves.
+        unsafe { libc::raise(libc::SIGQUIT) };
+        let _ = h.join();
+        unreachable!("SIGQUIT must end the process");
+    }
+    let out = run_child_watched(
+        "sigquit_prints_the_dump_and_exits_2",
+        "sigquit",
+        &[],
+        PATIENCE,
+    )
+    .expect("the child hung: SIGQUIT did not end it");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{:?}\n{err}", out.status);
+    let dump = &err[err.find("SIGQUIT: quit").unwrap_or_else(|| panic!("{err}"))..];
+    assert!(dump.contains("\"stuck\" [chan receive"), "{dump}");
+    assert!(dump.contains("Receiver<T>::recv"), "{dump}");
+}
+
+#[test]
+fn a_sigquit_disposition_of_the_program_is_kept() {
+    if child_scenario().as_deref() == Some("sigquit-ignored") {
+        // SAFETY: setting a disposition before the runtime starts.
+        unsafe { libc::signal(libc::SIGQUIT, libc::SIG_IGN) };
+        gogreen::run(|| {
+            // SAFETY: raising a signal at ourselves; it is ignored.
+            unsafe { libc::raise(libc::SIGQUIT) };
+            gogreen::sleep(Duration::from_millis(50));
+        });
+        return;
+    }
+    expect_child_ok(
+        "SIGQUIT ignored by the program",
+        run_child_watched(
+            "a_sigquit_disposition_of_the_program_is_kept",
+            "sigquit-ignored",
+            &[],
+            PATIENCE,
+        ),
+    );
+}

@@ -62,6 +62,7 @@
 
 use super::clock;
 use super::counters::GLOBAL;
+use super::deadlock::{self, Verdict};
 use super::g::G;
 use super::handoff::give_up_p;
 use super::p::P;
@@ -76,6 +77,8 @@ use std::time::{Duration, Instant};
 
 const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
+/// How soon sysmon looks again when the deadlock check found timers being fired.
+const SETTLE: Duration = Duration::from_millis(1);
 /// Rounds with nothing to do before the period starts doubling.
 const IDLE_ROUNDS: u32 = 50;
 /// A G holding its P this long gets the preempt flag.
@@ -149,7 +152,21 @@ fn run(rt: &'static Runtime) -> ! {
             // going idle between requests; so sysmon sleeps at most one long period
             // instead, and looks (`Runtime::wake_sysmon`).
             if all_idle(rt) {
-                let until = rt.netpoll.has_waiters().then(|| Instant::now() + MAX_DELAY);
+                let mut until = rt.netpoll.has_waiters().then(|| Instant::now() + MAX_DELAY);
+                // Everything idle and nobody waits on I/O: perhaps for good
+                // (`deadlock.rs`).
+                let verdict = if until.is_none() {
+                    deadlock::check(rt)
+                } else {
+                    Verdict::Live
+                };
+                match verdict {
+                    Verdict::Deadlock => deadlock::report(rt),
+                    // An idle M is between firing timers and queueing what they woke;
+                    // if they woke nobody, nothing else would wake sysmon.
+                    Verdict::Settling => until = Some(Instant::now() + SETTLE),
+                    Verdict::ThreadsAwake | Verdict::Live => {}
+                }
                 rt.sysmon_parker.park(earliest(until, schedtrace.as_ref()));
             }
             rt.sysmon_sleeping.store(false, Ordering::SeqCst);
