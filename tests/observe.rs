@@ -504,3 +504,133 @@ fn a_sigquit_disposition_of_the_program_is_kept() {
         ),
     );
 }
+
+/// Copies this process's stderr through a pipe, counting the lines that contain
+/// `needle` — so a child can wait for the warning it provoked.
+fn count_stderr_lines(
+    needles: &'static [&'static str],
+) -> Vec<std::sync::Arc<std::sync::atomic::AtomicUsize>> {
+    use std::io::{BufRead, Write};
+    use std::os::fd::FromRawFd;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let counts: Vec<_> = needles
+        .iter()
+        .map(|_| Arc::new(AtomicUsize::new(0)))
+        .collect();
+    let mut fds = [0; 2];
+    // SAFETY: plain descriptor juggling on this process's own stderr.
+    let real = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        let real = libc::dup(2);
+        assert_eq!(libc::dup2(fds[1], 2), 2);
+        libc::close(fds[1]);
+        std::fs::File::from_raw_fd(real)
+    };
+    // SAFETY: the read end is ours alone.
+    let read = unsafe { std::fs::File::from_raw_fd(fds[0]) };
+    let counted = counts.clone();
+    std::thread::spawn(move || {
+        let mut real = real;
+        for line in std::io::BufReader::new(read).lines() {
+            let Ok(line) = line else { break };
+            let _ = writeln!(real, "{line}");
+            for (needle, count) in needles.iter().zip(&counted) {
+                if line.contains(needle) {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+    });
+    counts
+}
+
+#[test]
+fn gogreen_warn_names_a_hog_and_an_unmarked_blocking_call_once_each() {
+    use std::sync::atomic::Ordering;
+    if child_scenario().as_deref() == Some("warn") {
+        let counts = count_stderr_lines(&["\"hog\"", "\"sleeper\""]);
+        let (hog_warned, sleeper_warned) = (counts[0].clone(), counts[1].clone());
+        gogreen::run(|| {
+            // A computation that never calls the runtime: warned once, however long.
+            gogreen::Builder::new()
+                .name("hog")
+                .spawn(move || {
+                    while hog_warned.load(Ordering::SeqCst) == 0 {
+                        std::hint::spin_loop();
+                    }
+                    // Held again, as long again: no second warning.
+                    let start = Instant::now();
+                    while start.elapsed() < Duration::from_millis(30) {
+                        std::hint::spin_loop();
+                    }
+                })
+                .unwrap()
+                .join()
+                .unwrap();
+            // A blocking call the runtime was not told about, in a loop.
+            gogreen::Builder::new()
+                .name("sleeper")
+                .spawn(move || {
+                    while sleeper_warned.load(Ordering::SeqCst) == 0 {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    for _ in 0..6 {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                })
+                .unwrap()
+                .join()
+                .unwrap();
+            // The same calls, marked: no warning.
+            gogreen::Builder::new()
+                .name("marked")
+                .spawn(|| {
+                    for _ in 0..6 {
+                        gogreen::blocking(|| std::thread::sleep(Duration::from_millis(5)));
+                    }
+                })
+                .unwrap()
+                .join()
+                .unwrap();
+        });
+        return;
+    }
+    let out = expect_child_ok(
+        "GOGREEN_WARN",
+        run_child_watched(
+            "gogreen_warn_names_a_hog_and_an_unmarked_blocking_call_once_each",
+            "warn",
+            &[("GOGREEN_WARN", "1")],
+            PATIENCE,
+        ),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("gogreen: warning: "))
+        .collect();
+    let hog: Vec<_> = warnings.iter().filter(|l| l.contains("\"hog\"")).collect();
+    assert_eq!(hog.len(), 1, "{err}");
+    assert!(
+        hog[0].contains("computing, without a runtime call"),
+        "{}",
+        hog[0]
+    );
+    assert!(
+        hog[0].contains("(spawned at tests/observe.rs:"),
+        "{}",
+        hog[0]
+    );
+    let sleeper: Vec<_> = warnings
+        .iter()
+        .filter(|l| l.contains("\"sleeper\""))
+        .collect();
+    assert_eq!(sleeper.len(), 1, "{err}");
+    assert!(
+        sleeper[0].contains("blocked in the kernel"),
+        "{}",
+        sleeper[0]
+    );
+    assert!(!err.contains("\"marked\""), "{err}");
+}

@@ -72,6 +72,14 @@ const NOT_HANDLE: u32 = RUNNING | !(OBSERVER - 1);
 /// one word for it.
 pub(crate) type TaskName = Arc<String>;
 
+/// Bits of [`G`]'s `flags`: things said about a task once.
+pub(crate) mod flag {
+    /// `GOGREEN_WARN` reported it for running on its P too long without a runtime call.
+    pub(crate) const WARNED_HOG: u8 = 1;
+    /// `GOGREEN_WARN` reported it for blocking its thread while holding its P.
+    pub(crate) const WARNED_BLOCKED: u8 = 2;
+}
+
 /// Bytes at the top of a G's stack slot kept out of its frames: the task-local map's
 /// pointer, and padding that keeps the first frame 16-byte aligned.
 const TOP_RESERVE: usize = 16;
@@ -121,7 +129,8 @@ pub(crate) struct G {
     /// enters a blocking call); meaningful while it is `WAITING` (or in that call).
     /// Read by observers as a snapshot.
     why: AtomicU8,
-    /// Things said about the task once (`GOGREEN_WARN`'s reports), bits set by whoever says them.
+    /// `flag` bits, set once each by whoever says the thing (`fetch_or`); cleared by the
+    /// spawner.
     flags: AtomicU8,
     /// Saved stack pointer while not running; `FRESH` before the first run; the
     /// address of an M, tagged, while pinned to it (`pinned.rs`). Owned by the G's
@@ -277,6 +286,13 @@ impl G {
             WaitReason::from_u8(self.why.load(Ordering::Relaxed)),
             self.since.load(Ordering::Relaxed),
         )
+    }
+
+    /// Sets flag bit `bit` (`flag`); returns whether it was clear: the caller is the
+    /// one to say the thing.
+    #[inline]
+    pub(crate) fn flag_once(&self, bit: u8) -> bool {
+        self.flags.fetch_or(bit, Ordering::Relaxed) & bit == 0
     }
 
     /// The join word, as an observer sees it (a snapshot): `HANDLE`, `RUNNING`,

@@ -62,6 +62,7 @@ pub(crate) mod syscall;
 mod sysmon;
 mod timer;
 mod wake;
+mod warn;
 mod worker;
 
 pub(crate) use blocking::call as blocking;

@@ -34,6 +34,11 @@ static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 /// The reader thread's kernel id; 0 until it runs.
 static READER_TID: AtomicI32 = AtomicI32::new(0);
 
+/// The reader thread's kernel id, or 0 if there is none.
+pub(crate) fn reader_tid() -> i32 {
+    READER_TID.load(Ordering::Acquire)
+}
+
 /// Whether `tid` is the reader thread (for the deadlock check).
 pub(crate) fn is_reader(tid: i32) -> bool {
     tid != 0 && READER_TID.load(Ordering::Acquire) == tid

@@ -71,6 +71,7 @@ use super::schedtrace::Schedtrace;
 use super::sleeper::NEVER;
 use super::switch::run_timers;
 use super::wake::{start_m, wake_idle, warn_no_thread};
+use super::warn::Warner;
 use crate::stack::pool;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -135,6 +136,7 @@ fn run(rt: &'static Runtime) -> ! {
     let mut inject_undrained_since = Instant::now();
     let mut last_scavenge = Instant::now();
     let mut schedtrace = Schedtrace::from_env();
+    let mut warner = Warner::from_env(rt.ps.len());
     loop {
         if all_idle(rt) {
             // Trim everything pooled (two rounds: hot, then aging), then sleep until
@@ -221,6 +223,9 @@ fn run(rt: &'static Runtime) -> ! {
             }
             if !p.runq.ring_is_empty() && wake_idle(rt) {
                 acted = true;
+            }
+            if let Some(w) = &mut warner {
+                w.stuck(rt, p, tick, now);
             }
             let stuck_for = now.duration_since(seen.since);
             if stuck_for >= PREEMPT_AFTER && !p.preempt.load(Ordering::Relaxed) {
