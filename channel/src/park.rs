@@ -339,10 +339,11 @@ pub fn park_for(deadline: Option<Instant>, why: WaitReason) {
 /// The OS threads parked in this seam right now with no deadline and no wake-up
 /// pending, as `(tid, word)` pairs: the kernel's thread id (`gettid`), and a word that
 /// changes every time the thread parks or is woken. Appended to `out`. A snapshot of
-/// each thread in turn: see the module docs for what two equal snapshots prove. Under
-/// loom, always empty.
-pub fn blocked_os_threads(out: &mut Vec<(i32, u64)>) {
-    os::blocked(out)
+/// each thread in turn: see the module docs for what two equal snapshots prove. The
+/// other threads that have parked here before and still live — running now, or parked
+/// with a deadline — go to `awake`, by thread id. Under loom, both stay empty.
+pub fn blocked_os_threads(out: &mut Vec<(i32, u64)>, awake: &mut Vec<i32>) {
+    os::blocked(out, awake)
 }
 
 /// Gives way for a moment while spinning: to other green threads inside one, to the OS
@@ -468,7 +469,7 @@ mod os {
     pub(super) use real::{Parker, blocked};
 
     #[cfg(loom)]
-    pub(super) fn blocked(_out: &mut Vec<(i32, u64)>) {}
+    pub(super) fn blocked(_out: &mut Vec<(i32, u64)>, _awake: &mut Vec<i32>) {}
 
     #[cfg(not(loom))]
     mod real {
@@ -632,7 +633,7 @@ mod os {
         }
 
         /// See `super::super::blocked_os_threads`.
-        pub(crate) fn blocked(out: &mut Vec<(i32, u64)>) {
+        pub(crate) fn blocked(out: &mut Vec<(i32, u64)>, awake: &mut Vec<i32>) {
             let all = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
             for p in all.iter().filter_map(Weak::upgrade) {
                 // SeqCst: read after whatever the caller read before (the states of the
@@ -640,6 +641,8 @@ mod os {
                 let w = p.word.load(Ordering::SeqCst);
                 if w & STATE == PARKED {
                     out.push((p.tid, w));
+                } else {
+                    awake.push(p.tid);
                 }
             }
         }

@@ -62,10 +62,18 @@
 //! timer or socket will fire, and no other thread exists to start one (a thread is
 //! created only by running code). So the state is final, and the report is true.
 //!
-//! Missed, not false: a thread in the middle of starting or ending, a stale timer
-//! (a timeout whose wait ended early keeps its heap entry until its deadline: the
-//! report then comes at that deadline), a dump in progress. And the check reports no
-//! deadlock among OS threads alone: at least one green thread must wait.
+//! Two shortcuts, not steps of the proof, spare the common "no" its cost: a thread the
+//! seam knows that is not parked (the main thread of a program that keeps the runtime
+//! going idle between its requests) ends the check after look 1; and, before the walk
+//! over every G header, more threads in the process (`/proc/self/stat`) than the
+//! runtime's and the parked ones end it too.
+//!
+//! Missed, not false: a thread in the middle of starting or ending, and an OS thread
+//! outside gogreen that ends only after the green threads have deadlocked (nothing
+//! calls sysmon back then); a stale timer (a timeout whose wait ended early keeps its
+//! heap entry until its deadline: the report then comes at that deadline); a dump in
+//! progress. And the check reports no deadlock among OS threads alone: at least one
+//! green thread must wait.
 //!
 //! # When sysmon looks again
 //!
@@ -124,15 +132,19 @@ pub(crate) fn check(rt: &Runtime) -> Verdict {
 fn look(rt: &Runtime) -> Verdict {
     // SAFETY: gettid has no preconditions.
     let me = unsafe { libc::gettid() };
-    let mut before = Vec::new();
-    blocked_os_threads(&mut before); // 1
     let ms = census::live_ms(rt);
-    // Not a step of the proof, a shortcut: more threads than the runtime's and the
-    // parked ones means some thread runs, and saves the walk over every G header (a
-    // program that keeps going idle between bursts, driven by its main thread, gets
-    // here at every idle moment).
-    let reader = usize::from(super::sigquit::reader_tid() != 0);
-    if thread_count().is_none_or(|n| n > ms.len() + 1 + reader + before.len()) {
+    let ours = |tid: i32| {
+        tid == me
+            || ms.iter().any(|m| m.tid.load(Ordering::Relaxed) == tid)
+            || super::sigquit::is_reader(tid)
+    };
+    let (mut before, mut awake) = (Vec::new(), Vec::new());
+    blocked_os_threads(&mut before, &mut awake); // 1
+    // A shortcut, not a step of the proof: a thread known to the seam that runs (an M
+    // that once parked there through a blocking call is the runtime's, and counts not).
+    // It is the common case of a program driven by its main thread that keeps the
+    // runtime going idle between its requests: no file to read, no header to walk.
+    if awake.iter().any(|&t| !ours(t)) {
         return Verdict::ThreadsAwake;
     }
     let verdict = rt.idle.with_lists(|pidle, _| {
@@ -156,6 +168,12 @@ fn look(rt: &Runtime) -> Verdict {
             || rt.netpoll.waiters() != 0
         {
             return Verdict::Live;
+        }
+        // Another shortcut before the walk over every G header: more threads than the
+        // runtime's and the parked ones means some thread runs.
+        let reader = usize::from(super::sigquit::reader_tid() != 0);
+        if thread_count().is_none_or(|n| n > ms.len() + 1 + reader + before.len()) {
+            return Verdict::ThreadsAwake;
         }
         // 6.
         let mut waiting = 0usize;
@@ -184,16 +202,8 @@ fn look(rt: &Runtime) -> Verdict {
         let Some(tids) = threads() else {
             return Verdict::ThreadsAwake;
         };
-        let ours = |tid: i32| {
-            tid == me
-                || ms.iter().any(|m| m.tid.load(Ordering::Relaxed) == tid)
-                || super::sigquit::is_reader(tid)
-        };
-        let foreign: Vec<i32> = tids.into_iter().filter(|&t| !ours(t)).collect();
-        if foreign
-            .iter()
-            .all(|t| before.iter().any(|(parked, _)| parked == t))
-        {
+        let accounted = |t: &i32| ours(*t) || before.iter().any(|(parked, _)| parked == t);
+        if tids.iter().all(accounted) {
             Verdict::Deadlock
         } else {
             Verdict::ThreadsAwake
@@ -203,8 +213,8 @@ fn look(rt: &Runtime) -> Verdict {
         return verdict;
     }
     // 8.
-    let mut after = Vec::new();
-    blocked_os_threads(&mut after);
+    let (mut after, mut awake) = (Vec::new(), Vec::new());
+    blocked_os_threads(&mut after, &mut awake);
     if before.iter().all(|b| after.contains(b)) {
         Verdict::Deadlock
     } else {

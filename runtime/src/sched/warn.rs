@@ -8,15 +8,18 @@
 //!
 //! sysmon already watches every P for one that has not switched green threads since
 //! its previous look (`sysmon.rs`); with the warnings on, it also notes, at the first
-//! such look, the CPU time (run and run-queue wait) of the OS thread that holds the P
-//! (`/proc/self/task/<tid>/schedstat`), and once the P has been held [`HOLD_LIMIT`]
-//! longer, names the green thread. Which of the two habits it is, the CPU time says:
-//! a thread that ran (or waited for a CPU) most of that time is a long computation;
-//! one that did not slept
-//! in the kernel — a blocking call the runtime was not told about (`std::fs`,
-//! `std::thread::sleep`, a std lock), the kind sysmon must hand the P off from.
-//! (Rejected: sampling the thread's state once — a loop of short sleeps looks like a
-//! computation whenever the sample falls between two of them.)
+//! such look, how many times the OS thread that holds the P has blocked in the kernel
+//! (`voluntary_ctxt_switches` in `/proc/self/task/<tid>/status`), and once the P has
+//! been held [`HOLD_LIMIT`] longer, it decides, once per hold, and names the green
+//! thread. A thread that blocked during the hold, or is asleep in the kernel now (`S`
+//! or `D` in `.../stat`: one long call that began before the hold), made a blocking
+//! call the runtime was not told about (`std::fs`, `std::thread::sleep`, a std lock) —
+//! the kind sysmon must hand the P off from. Anything else is a computation: a loop
+//! that never blocks has no voluntary switches, however often a loaded machine
+//! preempts it. Rejected: the state alone — a sample may fall between two short sleeps
+//! of a loop, or on a sleeper that has woken and waits for a CPU; the CPU time
+//! (`schedstat`) — a wait in a run queue is counted only once it ends, so on a loaded
+//! machine a computation looks idle.
 //!
 //! Off (the default), it costs sysmon one branch per stuck P; the green threads pay
 //! nothing either way.
@@ -58,10 +61,12 @@ pub(crate) struct Warner {
 struct Held {
     /// The P's `schedtick` when first seen stuck: the same value means the same hold.
     tick: u64,
-    /// The holding OS thread's time on a CPU or waiting for one then, in ns (`None`
-    /// if unreadable).
-    cpu_ns: Option<u64>,
+    /// How many times the holding OS thread had blocked in the kernel then (`None` if
+    /// unreadable).
+    blocks: Option<u64>,
     at: Instant,
+    /// This hold was judged already (at most once per hold).
+    judged: bool,
 }
 
 impl Warner {
@@ -89,22 +94,22 @@ impl Warner {
             _ => {
                 self.held[p.id] = Some(Held {
                     tick,
-                    cpu_ns: cpu_ns(tid),
+                    blocks: voluntary_switches(tid),
                     at: now,
+                    judged: false,
                 });
                 return;
             }
         };
         let wall = now.duration_since(held.at);
-        if wall < HOLD_LIMIT {
+        if held.judged || wall < HOLD_LIMIT {
             return;
         }
-        // Less than half the time on a CPU or in a run queue (a loaded machine makes a
-        // computation wait for a CPU too): it slept in the kernel.
-        let blocked = match (held.cpu_ns, cpu_ns(tid)) {
-            (Some(a), Some(b)) => u128::from(b.saturating_sub(a)) * 2 < wall.as_nanos(),
-            _ => false,
-        };
+        if let Some(h) = &mut self.held[p.id] {
+            h.judged = true;
+        }
+        let blocked = thread_asleep(tid)
+            || matches!((held.blocks, voluntary_switches(tid)), (Some(a), Some(b)) if b > a);
         // Pinned, so that its name and spawn location stay its own while they are read.
         if !g.observe() {
             return;
@@ -148,10 +153,24 @@ fn describe(g: &G, held: Duration, blocked: bool) -> String {
     line
 }
 
-/// The time thread `tid` has spent on a CPU or runnable waiting for one, in ns
-/// (`schedstat`'s first two fields), or `None`: what it did not spend asleep.
-fn cpu_ns(tid: i32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
-    let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
-    Some(fields.next()??.saturating_add(fields.next()??))
+/// Whether thread `tid` sleeps in the kernel (state `S` or `D`); `false` if unknown.
+fn thread_asleep(tid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return false;
+    };
+    // The state is the first field after the parenthesised command name.
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+        .is_some_and(|s| s == "S" || s == "D")
+}
+
+/// How many times thread `tid` has blocked in the kernel (`voluntary_ctxt_switches`),
+/// or `None`.
+fn voluntary_switches(tid: i32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
+        .trim()
+        .parse()
+        .ok()
 }
