@@ -82,7 +82,8 @@
 //! when the check failed only on OS threads, sysmon sets [`CANDIDATE`] before the look
 //! and the seam calls [`os_thread_parked`] after an OS thread is listed as parked,
 //! with a SeqCst fence on both sides (Dekker): either sysmon's look 1 or 8 sees the
-//! thread parked, or the thread sees `CANDIDATE` and wakes sysmon, which checks again.
+//! thread parked, or the thread sees `CANDIDATE` and unparks sysmon — asleep, or about
+//! to sleep, which its parker's token turns into a return at once — which checks again.
 //!
 //! Rejected: a timeout ("nothing happened for a second") — a slow machine or a long
 //! computation on a plain thread would make it lie; counting only threads that ever
@@ -95,7 +96,10 @@ use super::g::{COMPLETE, HANDLE, RUNNING};
 use super::runtime::{RUNTIME, Runtime};
 use super::state::Status;
 use gogreen_channel::park::{WaitReason, blocked_os_threads};
+use std::fs::File;
 use std::io::Write as _;
+use std::os::unix::fs::FileExt as _;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 
 /// sysmon's last check failed only because some OS thread was not parked: the next OS
@@ -222,15 +226,28 @@ fn look(rt: &Runtime) -> Verdict {
     }
 }
 
+/// `/proc/self/stat`, opened the first time the check gets that far and read again
+/// with `pread`: the check runs at many idle moments, and a file opened each time
+/// would take fd numbers in the background, from under a program (or a test) that
+/// reuses a number it just closed. `None` if it could not be opened.
+static STAT: OnceLock<Option<File>> = OnceLock::new();
+
 /// How many threads the process has (`/proc/self/stat`, field 20), or `None`.
 fn thread_count() -> Option<usize> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let file = STAT
+        .get_or_init(|| File::open("/proc/self/stat").ok())
+        .as_ref()?;
+    let mut buf = [0u8; 1024];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    let stat = std::str::from_utf8(&buf[..n]).ok()?;
     // The command name, field 2, is in parentheses and may hold spaces.
     let after_name = &stat[stat.rfind(')')? + 1..];
     after_name.split_whitespace().nth(17)?.parse().ok()
 }
 
 /// The kernel ids of every thread of the process, or `None` if they cannot be listed.
+/// Opens a directory, so it takes an fd for a moment: only at step 7, when every
+/// other sign says deadlock.
 fn threads() -> Option<Vec<i32>> {
     let dir = std::fs::read_dir("/proc/self/task").ok()?;
     dir.map(|e| e.ok()?.file_name().to_str()?.parse().ok())
@@ -254,6 +271,8 @@ pub(crate) fn os_thread_parked() {
         && CANDIDATE.swap(false, Ordering::SeqCst)
         && let Some(rt) = RUNTIME.get()
     {
-        rt.wake_sysmon();
+        // Not `wake_sysmon`, which wakes it only once it says it sleeps: sysmon may be
+        // between its check and its sleep, and the token makes that sleep return.
+        let _ = rt.sysmon_parker.unpark();
     }
 }

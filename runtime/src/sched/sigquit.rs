@@ -7,18 +7,21 @@
 //! A dump allocates, takes locks and symbolises: none of that may run in a signal
 //! handler, which may have interrupted `malloc` or a lock holder on its own thread. So:
 //!
-//! 1. At start, the runtime makes a pipe and a reader thread, `gogreen-sigquit`, that
-//!    blocks in `read` on it (and records its thread id, so that the deadlock check
-//!    knows it for the runtime's own).
-//! 2. The handler only `write`s one byte to the pipe (async-signal-safe), keeping
-//!    `errno` as it found it.
+//! 1. At start, the runtime starts a thread, `gogreen-sigquit`, that waits on a futex
+//!    word, [`QUIT`] (and records its thread id, so that the deadlock check knows it
+//!    for the runtime's own).
+//! 2. The handler only stores 1 in the word and makes the `futex` wake-up system call
+//!    (an atomic store and a raw system call: async-signal-safe), keeping `errno` as it
+//!    found it.
 //! 3. The reader wakes, prints `SIGQUIT: quit` and the dump (`dump.rs`) to stderr, and
 //!    ends the process with status 2.
 //!
-//! Rejected: the dump in the handler (not async-signal-safe); sysmon reading the pipe —
-//! it sleeps on a futex when everything is idle, which is exactly when a stuck program
-//! gets its `SIGQUIT`; `signalfd` — it needs the signal blocked in every thread, and
-//! threads the program starts itself would not have it blocked.
+//! Rejected: the dump in the handler (not async-signal-safe); sysmon waiting for it —
+//! it sleeps on a futex of its own when everything is idle, which is exactly when a
+//! stuck program gets its `SIGQUIT`; a pipe (or an eventfd, or `signalfd`) — file
+//! descriptors taken at start, from under a program that may be reusing a number it
+//! just closed; `signalfd` also needs the signal blocked in every thread, and threads
+//! the program starts itself would not have it blocked.
 //!
 //! A program that installs its own `SIGQUIT` handler (before the runtime starts) keeps
 //! it; one that sets it later replaces ours, and the reader then simply never wakes.
@@ -26,10 +29,10 @@
 use super::dump;
 use super::runtime::Runtime;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
-/// The pipe's write end, for the handler; -1 until installed.
-static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
+/// 1 once a `SIGQUIT` came: the futex word the reader waits on.
+static QUIT: AtomicU32 = AtomicU32::new(0);
 
 /// The reader thread's kernel id; 0 until it runs.
 static READER_TID: AtomicI32 = AtomicI32::new(0);
@@ -45,8 +48,8 @@ pub(crate) fn is_reader(tid: i32) -> bool {
 }
 
 /// Steps 1 and 2's installation, if `SIGQUIT` still has its default disposition.
-/// Returns once the reader thread has recorded its id. Failures leave the default
-/// (core dump) in place, silently: the runtime works on without it.
+/// Returns once the reader thread has recorded its id. If the thread cannot be
+/// started, the default (a core dump) stays in place: the runtime works on without it.
 pub(crate) fn install(rt: &'static Runtime) {
     // SAFETY: a zeroed sigaction is a valid out-parameter; querying changes nothing.
     let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
@@ -56,12 +59,6 @@ pub(crate) fn install(rt: &'static Runtime) {
     {
         return;
     }
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return;
-    }
-    let (read_end, write_end) = (fds[0], fds[1]);
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     let reader = std::thread::Builder::new()
         .name("gogreen-sigquit".into())
@@ -69,17 +66,11 @@ pub(crate) fn install(rt: &'static Runtime) {
             // SAFETY: gettid has no preconditions.
             READER_TID.store(unsafe { libc::gettid() }, Ordering::Release);
             let _ = started_tx.send(());
-            wait_and_dump(rt, read_end)
+            wait_and_dump(rt)
         });
     if reader.is_err() || started_rx.recv().is_err() {
-        // SAFETY: our own descriptors, used by nobody else.
-        unsafe {
-            libc::close(read_end);
-            libc::close(write_end);
-        }
         return;
     }
-    PIPE_WRITE.store(write_end, Ordering::Release);
     // SAFETY: a zeroed sigaction with a handler and an empty mask is valid.
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
     action.sa_sigaction = handler as *const () as libc::sighandler_t;
@@ -91,38 +82,40 @@ pub(crate) fn install(rt: &'static Runtime) {
     }
 }
 
-/// Step 2: async-signal-safe — an atomic load, `write`, and `errno` saved and restored.
+/// Step 2: async-signal-safe — an atomic store, the `futex` system call, and `errno`
+/// saved and restored.
 extern "C" fn handler(_: libc::c_int) {
-    let fd = PIPE_WRITE.load(Ordering::Relaxed);
-    if fd < 0 {
-        return;
-    }
-    // SAFETY: `__errno_location` returns this thread's errno; `write` of one byte from
-    // a static to our pipe's descriptor.
+    // Release pairs with the reader's Acquire load (nothing else to publish, but the
+    // word must be seen before the wake-up's effect).
+    QUIT.store(1, Ordering::Release);
+    // SAFETY: `__errno_location` returns this thread's errno; FUTEX_WAKE on a static
+    // word reads nothing else.
     unsafe {
         let errno = libc::__errno_location();
         let saved = *errno;
-        libc::write(fd, b"q".as_ptr().cast(), 1);
+        libc::syscall(
+            libc::SYS_futex,
+            QUIT.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        );
         *errno = saved;
     }
 }
 
 /// Step 3, on the reader thread.
-fn wait_and_dump(rt: &'static Runtime, fd: libc::c_int) -> ! {
-    let mut byte = 0u8;
-    loop {
-        // SAFETY: reads one byte into `byte` from our pipe.
-        let n = unsafe { libc::read(fd, (&raw mut byte).cast(), 1) };
-        if n == 1 {
-            break;
-        }
-        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
-        }
-        // The write end is never closed once installed; should the read fail anyway,
-        // this thread parks for good rather than spin.
-        loop {
-            std::thread::park();
+fn wait_and_dump(rt: &'static Runtime) -> ! {
+    while QUIT.load(Ordering::Acquire) == 0 {
+        // SAFETY: FUTEX_WAIT on a static word, no timeout: returns when woken, on a
+        // signal, or at once if the word is no longer 0.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                QUIT.as_ptr(),
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                0u32,
+                std::ptr::null::<libc::timespec>(),
+            );
         }
     }
     let text = format!("SIGQUIT: quit\n\n{}", dump::write(rt));

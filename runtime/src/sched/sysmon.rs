@@ -145,6 +145,19 @@ fn run(rt: &'static Runtime) -> ! {
             // `Runtime::take_idle_p`): one of the two sees the other.
             pool::POOL.scavenge();
             pool::POOL.scavenge();
+            // Everything idle and nobody waits on I/O: perhaps for good (`deadlock.rs`).
+            // Checked before sysmon says it sleeps, not between that and its sleep: the
+            // check takes a while, and a P that comes into use while Gs wait on I/O
+            // does not wake sysmon (below) — which must then still sleep for at most
+            // one long period, as it decides right before it sleeps.
+            let verdict = if rt.netpoll.has_waiters() {
+                Verdict::Live
+            } else {
+                deadlock::check(rt)
+            };
+            if verdict == Verdict::Deadlock {
+                deadlock::report(rt);
+            }
             rt.sysmon_sleeping.store(true, Ordering::SeqCst);
             //
             // While Gs wait on I/O, a P also comes back into use without sysmon being
@@ -154,21 +167,13 @@ fn run(rt: &'static Runtime) -> ! {
             // going idle between requests; so sysmon sleeps at most one long period
             // instead, and looks (`Runtime::wake_sysmon`).
             if all_idle(rt) {
-                let mut until = rt.netpoll.has_waiters().then(|| Instant::now() + MAX_DELAY);
-                // Everything idle and nobody waits on I/O: perhaps for good
-                // (`deadlock.rs`).
-                let verdict = if until.is_none() {
-                    deadlock::check(rt)
-                } else {
-                    Verdict::Live
-                };
-                match verdict {
-                    Verdict::Deadlock => deadlock::report(rt),
+                let until = if verdict == Verdict::Settling {
                     // An idle M is between firing timers and queueing what they woke;
                     // if they woke nobody, nothing else would wake sysmon.
-                    Verdict::Settling => until = Some(Instant::now() + SETTLE),
-                    Verdict::ThreadsAwake | Verdict::Live => {}
-                }
+                    Some(Instant::now() + SETTLE)
+                } else {
+                    rt.netpoll.has_waiters().then(|| Instant::now() + MAX_DELAY)
+                };
                 rt.sysmon_parker.park(earliest(until, schedtrace.as_ref()));
             }
             rt.sysmon_sleeping.store(false, Ordering::SeqCst);

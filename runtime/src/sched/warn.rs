@@ -22,7 +22,8 @@
 //! machine a computation looks idle.
 //!
 //! Off (the default), it costs sysmon one branch per stuck P; the green threads pay
-//! nothing either way.
+//! nothing either way. On, sysmon opens files in `/proc` for a moment now and then:
+//! a program that reuses an fd number it just closed may find it taken.
 
 use super::census;
 use super::g::{G, flag};
