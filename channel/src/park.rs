@@ -41,9 +41,11 @@
 //!
 //! A runtime that wants to prove a deadlock must know which OS threads can never act
 //! again. [`blocked_os_threads`] lists the OS threads parked in this seam with no
-//! deadline and no wake-up pending, each with a word that changes whenever the thread
-//! parks again — so that two identical lists taken one after the other prove that each
-//! of those threads stayed parked in between.
+//! deadline and no wake-up pending, by kernel thread id, each with a word that changes
+//! whenever the thread parks again or is woken — so that two identical lists taken one
+//! after the other prove that each of those threads stayed parked in between. And a
+//! thread that is about to sleep here calls [`Hooks::os_thread_parked`] after it is
+//! listed, so that the runtime can look again when the last thread blocks.
 
 use std::fmt;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -273,6 +275,11 @@ pub struct Hooks {
     pub park: fn(Option<Instant>, WaitReason) -> bool,
     /// Lets other green threads run before the caller continues.
     pub snooze: fn() -> bool,
+    /// Called on an OS thread (not a green thread) that parks here with no deadline,
+    /// after [`blocked_os_threads`] lists it and before it sleeps, with a SeqCst fence in
+    /// between: a runtime that read the list before this call and found the thread
+    /// running learns that it has blocked since (its deadlock check looks again).
+    pub os_thread_parked: fn(),
 }
 
 static HOOKS: AtomicPtr<Hooks> = AtomicPtr::new(std::ptr::null_mut());
@@ -330,11 +337,13 @@ pub fn park_for(deadline: Option<Instant>, why: WaitReason) {
 }
 
 /// The OS threads parked in this seam right now with no deadline and no wake-up
-/// pending, as `(thread, word)` pairs; `word` changes every time the thread parks.
-/// Appended to `out`. A snapshot of each thread in turn: see the module docs for what
-/// two equal snapshots prove. Under loom, always empty.
-pub fn blocked_os_threads(out: &mut Vec<(usize, u64)>) {
-    os::blocked(out)
+/// pending, as `(tid, word)` pairs: the kernel's thread id (`gettid`), and a word that
+/// changes every time the thread parks or is woken. Appended to `out`. A snapshot of
+/// each thread in turn: see the module docs for what two equal snapshots prove. The
+/// other threads that have parked here before and still live — running now, or parked
+/// with a deadline — go to `awake`, by thread id. Under loom, both stay empty.
+pub fn blocked_os_threads(out: &mut Vec<(i32, u64)>, awake: &mut Vec<i32>) {
+    os::blocked(out, awake)
 }
 
 /// Gives way for a moment while spinning: to other green threads inside one, to the OS
@@ -460,7 +469,7 @@ mod os {
     pub(super) use real::{Parker, blocked};
 
     #[cfg(loom)]
-    pub(super) fn blocked(_out: &mut Vec<(usize, u64)>) {}
+    pub(super) fn blocked(_out: &mut Vec<(i32, u64)>, _awake: &mut Vec<i32>) {}
 
     #[cfg(not(loom))]
     mod real {
@@ -476,7 +485,7 @@ mod os {
         //! are totally ordered; Release on the unpark pairs with the thread's Acquire:
         //! it sees what its waker wrote.
 
-        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::atomic::{AtomicU64, Ordering, fence};
         use std::sync::{Arc, Mutex, Weak};
         use std::thread::{self, Thread};
         use std::time::Instant;
@@ -494,6 +503,8 @@ mod os {
 
         pub(crate) struct Parker {
             thread: Thread,
+            /// The kernel's id of the thread (`gettid`), for [`blocked`].
+            tid: i32,
             word: AtomicU64,
             /// A handle made in a thread-local destructor, whose thread parks through
             /// `thread::park` directly: its unpark always wakes the thread.
@@ -505,6 +516,8 @@ mod os {
             pub(crate) fn registered() -> Arc<Parker> {
                 let me = Arc::new(Parker {
                     thread: thread::current(),
+                    // SAFETY: gettid has no preconditions.
+                    tid: unsafe { libc::gettid() },
                     word: AtomicU64::new(EMPTY),
                     detached: false,
                 });
@@ -517,6 +530,7 @@ mod os {
             pub(crate) fn detached() -> Parker {
                 Parker {
                     thread: thread::current(),
+                    tid: 0,
                     word: AtomicU64::new(EMPTY),
                     detached: true,
                 }
@@ -584,6 +598,15 @@ mod os {
                         Err(now) => w = now,
                     }
                 }
+                if parked == PARKED
+                    && let Some(h) = super::super::hooks()
+                {
+                    // Pairs with the fence of a runtime's deadlock check between its
+                    // "I may sleep" flag and its read of this word: either it sees
+                    // `PARKED`, or the hook sees the flag and wakes it.
+                    fence(Ordering::SeqCst);
+                    (h.os_thread_parked)();
+                }
                 loop {
                     match deadline {
                         None => thread::park(),
@@ -610,14 +633,16 @@ mod os {
         }
 
         /// See `super::super::blocked_os_threads`.
-        pub(crate) fn blocked(out: &mut Vec<(usize, u64)>) {
+        pub(crate) fn blocked(out: &mut Vec<(i32, u64)>, awake: &mut Vec<i32>) {
             let all = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
             for p in all.iter().filter_map(Weak::upgrade) {
                 // SeqCst: read after whatever the caller read before (the states of the
                 // green threads that could have woken this one).
                 let w = p.word.load(Ordering::SeqCst);
                 if w & STATE == PARKED {
-                    out.push((Arc::as_ptr(&p) as usize, w));
+                    out.push((p.tid, w));
+                } else {
+                    awake.push(p.tid);
                 }
             }
         }

@@ -36,6 +36,7 @@ static HOOKS: Hooks = Hooks {
     current: no_green_thread,
     park: record_depth,
     snooze: no_snooze,
+    os_thread_parked: || {},
 };
 
 /// Runs `blocked` on a fresh thread until it returns, feeding it through `feed` once it

@@ -3,6 +3,7 @@
 use super::hooks;
 use super::runtime::{RUNTIME, Runtime};
 use super::settings::{Settings, from_env};
+use super::sigquit;
 use super::sysmon;
 use super::worker::m_main;
 use crate::stack;
@@ -46,6 +47,7 @@ pub(crate) fn start(settings: Option<Settings>) -> io::Result<&'static Runtime> 
         };
     }
     sysmon::start(rt);
+    sigquit::install(rt);
     crate::trace::start_from_env();
     Ok(rt)
 }

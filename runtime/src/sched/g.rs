@@ -74,9 +74,10 @@ pub(crate) type TaskName = Arc<String>;
 
 /// Bits of [`G`]'s `flags`: things said about a task once.
 pub(crate) mod flag {
-    /// `GOGREEN_WARN` reported it for holding its P.
-    #[allow(dead_code)] // Used by GOGREEN_WARN (branch `obs`).
+    /// `GOGREEN_WARN` reported it for running on its P too long without a runtime call.
     pub(crate) const WARNED_HOG: u8 = 1;
+    /// `GOGREEN_WARN` reported it for blocking its thread while holding its P.
+    pub(crate) const WARNED_BLOCKED: u8 = 2;
 }
 
 /// Bytes at the top of a G's stack slot kept out of its frames: the task-local map's
@@ -128,7 +129,8 @@ pub(crate) struct G {
     /// enters a blocking call); meaningful while it is `WAITING` (or in that call).
     /// Read by observers as a snapshot.
     why: AtomicU8,
-    /// `flag` bits, set once each by whoever says the thing (`fetch_or`).
+    /// `flag` bits, set once each by whoever says the thing (`fetch_or`); cleared by the
+    /// spawner.
     flags: AtomicU8,
     /// Saved stack pointer while not running; `FRESH` before the first run; the
     /// address of an M, tagged, while pinned to it (`pinned.rs`). Owned by the G's

@@ -27,6 +27,7 @@ static PARK_HOOKS: Hooks = Hooks {
     current: || schedulable().map(|(_, g)| unparker(g)),
     park: park_current,
     snooze: yield_current,
+    os_thread_parked: super::deadlock::os_thread_parked,
 };
 
 static G_UNPARKER: UnparkerVTable = UnparkerVTable {

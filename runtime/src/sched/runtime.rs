@@ -56,6 +56,10 @@ pub(crate) struct Runtime {
     pub(crate) sysmon_sleep: AtomicU8,
     /// The epoll instance and the poll descriptors (`netpoll/`).
     pub(crate) netpoll: Poller,
+    /// Idle Ms between taking due timers out of the heaps and queueing the green threads
+    /// they woke (`worker::stop_m`); SeqCst, read by the deadlock check (`deadlock.rs`,
+    /// step 4).
+    pub(crate) timers_firing: AtomicUsize,
     epoch: Instant,
 }
 
@@ -118,6 +122,7 @@ impl Runtime {
             netpoll: Poller::new().unwrap_or_else(|e| {
                 crate::fatal!("cannot create the netpoller's epoll instance and eventfd: {e}")
             }),
+            timers_firing: AtomicUsize::new(0),
             epoch: Instant::now(),
         }
     }

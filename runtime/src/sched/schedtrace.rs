@@ -71,8 +71,11 @@ impl Schedtrace {
         if now < self.next {
             return;
         }
-        // Not a multiple of `every` after a long stall: one line, then on schedule.
-        self.next = (self.next + self.every).max(now);
+        // After a stall longer than a period: one line now, the next a period later.
+        self.next += self.every;
+        if self.next <= now {
+            self.next = now + self.every;
+        }
         let snap = snapshot::take(rt, false);
         let mut out = line(&snap, rt.instant_to_ns(now) / 1_000_000, self.detail);
         if self.detail {
@@ -140,6 +143,7 @@ fn details(snap: &Snapshot, out: &mut String) {
         );
     }
     let now = clock::coarse_ms();
+    let mut gs = Vec::new();
     census::for_each_g(|g| {
         let Some(state) = snap.curgs.classify(g) else {
             return;
@@ -157,11 +161,14 @@ fn details(snap: &Snapshot, out: &mut String) {
             ),
             GState::Dead => ("dead".to_string(), None),
         };
+        gs.push((g.id(), status, m));
+    });
+    gs.sort_by_key(|(id, _, _)| *id);
+    for (id, status, m) in gs {
         let _ = writeln!(
             out,
-            "  G{}: status={status} m={}",
-            g.id(),
+            "  G{id}: status={status} m={}",
             m.map_or(-1, |m| m as i64)
         );
-    });
+    }
 }

@@ -62,6 +62,7 @@
 
 use super::clock;
 use super::counters::GLOBAL;
+use super::deadlock::{self, Verdict};
 use super::g::G;
 use super::handoff::give_up_p;
 use super::p::P;
@@ -71,12 +72,15 @@ use super::sleeper::NEVER;
 use super::switch::run_timers;
 use super::traced;
 use super::wake::{start_m, wake_idle, warn_no_thread};
+use super::warn::Warner;
 use crate::stack::pool;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
+/// How soon sysmon looks again when the deadlock check found timers being fired.
+const SETTLE: Duration = Duration::from_millis(1);
 /// Rounds with nothing to do before the period starts doubling.
 const IDLE_ROUNDS: u32 = 50;
 /// A G holding its P this long gets the preempt flag.
@@ -136,6 +140,7 @@ fn run(rt: &'static Runtime) -> ! {
     let mut inject_undrained_since = Instant::now();
     let mut last_scavenge = Instant::now();
     let mut schedtrace = Schedtrace::from_env();
+    let mut warner = Warner::from_env(rt.ps.len());
     loop {
         if all_idle(rt) {
             // Trim everything pooled (two rounds: hot, then aging), then sleep until
@@ -144,6 +149,17 @@ fn run(rt: &'static Runtime) -> ! {
             // `Runtime::take_idle_p`): one of the two sees the other.
             pool::POOL.scavenge();
             pool::POOL.scavenge();
+            // Everything idle and nobody waits on I/O: perhaps for good (`deadlock.rs`).
+            // Checked before sysmon says which sleep it takes: the check takes a while,
+            // and the sleep must follow from what sysmon sees right before it (below).
+            let verdict = if rt.netpoll.has_waiters() {
+                Verdict::Live
+            } else {
+                deadlock::check(rt)
+            };
+            if verdict == Verdict::Deadlock {
+                deadlock::report(rt);
+            }
             //
             // While Gs wait on I/O, a P also comes back into use without sysmon being
             // woken: the idle M blocked in `epoll_wait` takes one for the Gs it readies
@@ -157,7 +173,13 @@ fn run(rt: &'static Runtime) -> ! {
             let kind = if long { SLEEP_LONG } else { SLEEP_SHORT };
             rt.sysmon_sleep.store(kind, Ordering::SeqCst);
             if all_idle(rt) {
-                let until = (!long).then(|| Instant::now() + MAX_DELAY);
+                let until = if verdict == Verdict::Settling {
+                    // An idle M is between firing timers and queueing what they woke;
+                    // if they woke nobody, nothing else would wake sysmon.
+                    Some(Instant::now() + SETTLE)
+                } else {
+                    (!long).then(|| Instant::now() + MAX_DELAY)
+                };
                 rt.sysmon_parker.park(earliest(until, schedtrace.as_ref()));
             }
             rt.sysmon_sleep.store(AWAKE, Ordering::SeqCst);
@@ -224,6 +246,9 @@ fn run(rt: &'static Runtime) -> ! {
             }
             if !p.runq.ring_is_empty() && wake_idle(rt) {
                 acted = true;
+            }
+            if let Some(w) = &mut warner {
+                w.stuck(rt, p, tick, now);
             }
             let stuck_for = now.duration_since(seen.since);
             if stuck_for >= PREEMPT_AFTER && !p.preempt.load(Ordering::Relaxed) {

@@ -290,11 +290,15 @@ fn sleep_until_p(rt: &'static Runtime, m: &'static M) {
         // The deadline passed: run what is due, everywhere (these Ps' Ms may all be
         // busy or asleep). The Gs go to the global queue; waking an M for them may
         // hand this one a P.
+        // Counted for the deadlock check (`deadlock.rs`, step 4): the heaps may look
+        // empty while the green threads this wakes are not queued yet.
+        rt.timers_firing.fetch_add(1, Ordering::SeqCst);
         for p in rt.ps.iter() {
             if p.timers.next() <= now {
                 run_timers(p, Some(now));
             }
         }
+        rt.timers_firing.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
