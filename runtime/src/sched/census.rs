@@ -1,5 +1,6 @@
-//! Every G header and every M, for observers: the slabs headers are carved from, and
-//! the Ms whose threads run.
+//! Every G header, for observers: the slabs headers are carved from.
+//!
+//! (The Ms whose threads run are `Runtime::live_ms`.)
 //!
 //! G headers are never freed (`p.rs`), so a list of the slabs they came from names
 //! every header that ever held a task; an observer walks it and reads each header's
@@ -8,8 +9,6 @@
 //! copies the list of slabs, and lets go before reading any header.
 
 use super::g::G;
-use super::m::M;
-use super::runtime::Runtime;
 use parking_lot::Mutex;
 
 /// Every slab of G headers, oldest first.
@@ -28,15 +27,4 @@ pub(crate) fn for_each_g(mut f: impl FnMut(&'static G)) {
     for slab in slabs {
         slab.iter().for_each(&mut f);
     }
-}
-
-/// The Ms whose threads run (or are starting, or ending), by id.
-pub(crate) fn live_ms(rt: &Runtime) -> Vec<&'static M> {
-    // The lock order of `wake::new_m`: `ms`, then `dead_ms`.
-    let all = rt.ms.lock();
-    let dead = rt.dead_ms.lock();
-    all.iter()
-        .copied()
-        .filter(|m| !dead.iter().any(|d| std::ptr::eq(*d, *m)))
-        .collect()
 }

@@ -136,7 +136,7 @@ pub(crate) fn check(rt: &Runtime) -> Verdict {
 fn look(rt: &Runtime) -> Verdict {
     // SAFETY: gettid has no preconditions.
     let me = unsafe { libc::gettid() };
-    let ms = census::live_ms(rt);
+    let ms = rt.live_ms();
     let ours = |tid: i32| {
         tid == me
             || ms.iter().any(|m| m.tid.load(Ordering::Relaxed) == tid)

@@ -34,10 +34,10 @@ use super::clock;
 use super::g::G;
 use super::m::M;
 use super::ready::ready;
+use super::recycle::free_g;
 use super::runtime::{RUNTIME, Runtime};
 use super::schedtrace;
 use super::snapshot::{self, GState, Snapshot};
-use super::spawn::free_g;
 use crate::stack::backtrace;
 use std::fmt::Write as _;
 use std::ptr;
@@ -57,7 +57,7 @@ pub(crate) fn write(rt: &'static Runtime) -> String {
     let snap = snapshot::take(rt, true);
     let now = clock::coarse_ms();
     let mut out = schedtrace::line(&snap, rt.now() / 1_000_000, false);
-    let ms = census::live_ms(rt);
+    let ms = rt.live_ms();
     let mut entries: Vec<(u64, String)> = Vec::new();
     census::for_each_g(|g| {
         if let Some(entry) = describe(g, &snap, &ms, now) {

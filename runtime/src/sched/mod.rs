@@ -21,7 +21,17 @@
 //! leave its M at all — thread-locked, or panicking (`pinned.rs`). Giving a P away is
 //! `handoff.rs`. What a panic in a green thread prints is `panic_hook.rs`. What the
 //! scheduler records for the timeline (`crate::trace`, `GOGREEN_TRACE`) is `traced.rs`:
-//! each hook in the files above is one test of a flag and a call there.
+//! each hook in the files above is one test of a flag and a call there. An idle M
+//! takes work from another P's ring in `steal.rs`; a finished G's header goes back to a
+//! free list through `recycle.rs`.
+//!
+//! What an observer sees (`docs/watching.md`): events counted per P and summed on read
+//! (`counters.rs`), every G header (`census.rs`), what each M holds and runs
+//! (`owned.rs`), the coarse clock that stamps a park (`clock.rs`), all of it read into
+//! `gogreen::stats` (`snapshot.rs`); printed by `GOGREEN_SCHEDTRACE` (`schedtrace.rs`),
+//! listed task by task in the dump (`dump.rs`, printed on `SIGQUIT` by `sigquit.rs`),
+//! and judged by sysmon for the deadlock report (`deadlock.rs`) and `GOGREEN_WARN`
+//! (`warn.rs`).
 //!
 //! The files depend on each other in one direction only, from the leaves (`state`,
 //! `queue`, `inject`, `idle`, `sleeper`, `syscall`, `timer`, `parker`, `settings`,
@@ -51,6 +61,7 @@ mod parker;
 mod pinned;
 pub(crate) mod queue;
 mod ready;
+mod recycle;
 mod runtime;
 mod schedtrace;
 mod settings;
@@ -77,9 +88,10 @@ pub(crate) use calls::{
 pub use dump::dump;
 pub(crate) use p::G_HEADERS;
 pub(crate) use pinned::{is_locked, lock_current, unlock_current};
+pub(crate) use recycle::free_g;
 pub(crate) use runtime::{procs, runtime, threads};
 pub use settings::{DEFAULT_MAX_THREADS, MAX_PROCS};
 pub(crate) use settings::{Settings, check_max_threads, check_procs, from_env};
 pub(crate) use snapshot::snapshot;
 pub use snapshot::{Counters, MStates, Processor, ProcessorState, TaskStates};
-pub(crate) use spawn::{free_g, spawn};
+pub(crate) use spawn::spawn;

@@ -164,6 +164,18 @@ impl Runtime {
         self.ps.iter().filter(|p| p.in_play.load(Ordering::Relaxed))
     }
 
+    /// The Ms whose threads run (or are starting, or ending), by id: for observers
+    /// (`gogreen::stats`, the dump, the deadlock check, `GOGREEN_WARN`).
+    pub(crate) fn live_ms(&self) -> Vec<&'static M> {
+        // The lock order of `wake::new_m`: `ms`, then `dead_ms`.
+        let all = self.ms.lock();
+        let dead = self.dead_ms.lock();
+        all.iter()
+            .copied()
+            .filter(|m| !dead.iter().any(|d| std::ptr::eq(*d, *m)))
+            .collect()
+    }
+
     /// Takes an idle P for the calling M (T4's re-acquire, a blocking call coming
     /// back), waking sysmon if it sleeps because everything was idle: every P that
     /// leaves the idle list must wake it (`wake::start_m` does for the others), or it

@@ -223,7 +223,7 @@ pub(crate) fn snapshot(with_tasks: bool) -> Option<Snapshot> {
 
 /// Reads the scheduler; walks every G header only if `with_tasks`.
 pub(crate) fn take(rt: &Runtime, with_tasks: bool) -> Snapshot {
-    let ms = census::live_ms(rt);
+    let ms = rt.live_ms();
     let idle_ms: Vec<usize> = rt
         .idle
         .with_lists(|_, midle| midle.iter().map(|m| m.id).collect());

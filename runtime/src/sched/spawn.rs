@@ -8,7 +8,7 @@ use super::m::{Pending, current_m};
 use super::p::promise_stack;
 use super::pinned::must_stay;
 use super::ready::submit_new;
-use super::runtime::{Runtime, runtime};
+use super::runtime::Runtime;
 use super::traced;
 use crate::stack;
 use std::io;
@@ -95,13 +95,4 @@ fn back_off(rt: &'static Runtime) {
     // (`switch::after_switch`, `Pending::Inject`), and wakes an M if none looks.
     let next = m.next_local(rt);
     m.switch_from(g, next, Pending::Inject(g));
-}
-
-/// Returns a header whose task and handle are both gone to a free list.
-pub(crate) fn free_g(g: &'static G) {
-    let rt = runtime();
-    let p = current_m().and_then(|m| m.p());
-    // SAFETY: the caller saw both release bits go (`G::release_*` returned `true`);
-    // the caller's M holds `p`.
-    unsafe { rt.central.free_g(g, p) };
 }

@@ -25,11 +25,10 @@
 //! nothing either way. On, sysmon opens files in `/proc` for a moment now and then:
 //! a program that reuses an fd number it just closed may find it taken.
 
-use super::census;
 use super::g::{G, flag};
 use super::p::P;
+use super::recycle::free_g;
 use super::runtime::Runtime;
-use super::spawn::free_g;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::atomic::Ordering;
@@ -81,7 +80,7 @@ impl Warner {
     /// sysmon saw `p` still at `tick`, as at its previous look: names the green thread
     /// that holds it once it has held it [`HOLD_LIMIT`] — once per green thread and kind.
     pub(crate) fn stuck(&mut self, rt: &Runtime, p: &P, tick: u64, now: Instant) {
-        let Some((g, tid)) = census::live_ms(rt).into_iter().find_map(|m| {
+        let Some((g, tid)) = rt.live_ms().into_iter().find_map(|m| {
             let g = m.curg.get();
             // SAFETY: G headers are never freed.
             (std::ptr::eq(m.p.get(), p) && !g.is_null())

@@ -27,7 +27,7 @@
 
 use super::event::Event;
 use super::json::Msg;
-use super::session::{self, ON, SESSION};
+use super::shared::{self, ON, SESSION};
 use parking_lot::Mutex;
 use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,7 +104,7 @@ impl MTrace {
         if local.events.capacity() == 0 {
             local.events.reserve_exact(CHUNK);
         }
-        let r = f(&mut local, session::now());
+        let r = f(&mut local, shared::now());
         if local.events.len() >= CHUNK {
             local.flush();
         }
@@ -130,7 +130,7 @@ impl Local {
             return;
         }
         let events = mem::replace(&mut self.events, Vec::with_capacity(CHUNK));
-        session::send(self.session, Msg::Chunk(self.tid, events));
+        shared::send(self.session, Msg::Chunk(self.tid, events));
     }
 }
 

@@ -13,12 +13,14 @@
 //! - `record.rs`: what each event writes: runs into slices, instants, flow arrows.
 //! - `json.rs`: the writer thread and the file's shape.
 //! - `session.rs`: start, stop, `GOGREEN_TRACE`, the flush at exit.
+//! - `shared.rs`: the flag, the session number, the clock and the writer they share.
 
 mod buffer;
 mod event;
 mod json;
 mod record;
 mod session;
+mod shared;
 
 pub(crate) use buffer::MTrace;
 pub(crate) use event::{End, Kind, NO_P};
@@ -31,5 +33,5 @@ pub use session::{is_on, start, stop};
 /// (`buffer.rs`).
 #[inline(always)]
 pub(crate) fn on() -> bool {
-    session::ON.load(std::sync::atomic::Ordering::Relaxed)
+    shared::ON.load(std::sync::atomic::Ordering::Relaxed)
 }
