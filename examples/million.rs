@@ -5,7 +5,9 @@
 //! Each task starts, reports in, and blocks receiving from a gate channel. Once every one
 //! of them is parked, the gate is closed, which wakes them all, and the main task joins
 //! them. The last line has the same form as the `parked` workload of
-//! `examples/workloads.rs`.
+//! `examples/workloads.rs`. It says how many OS threads carried the million: one per
+//! processor, plus any that sysmon added for a processor whose thread looked stuck
+//! (on a loaded machine, the OS deschedules threads for longer than sysmon's 10 ms).
 //!
 //! If the machine cannot hold N stacks at once (a kernel without `MADV_GUARD_INSTALL`
 //! and the default `vm.max_map_count` stops near 32,000), the spawn that finds no stack
@@ -22,6 +24,28 @@ fn max_rss_kb() -> i64 {
         let mut ru: libc::rusage = std::mem::zeroed();
         libc::getrusage(libc::RUSAGE_SELF, &mut ru);
         ru.ru_maxrss
+    }
+}
+
+/// What the OS-thread count means: one thread (M) per processor runs the green threads;
+/// more appear only when a processor's thread is held up — a blocking call, or a thread
+/// the OS did not schedule for 10 ms, which sysmon cannot tell from a stuck one and
+/// replaces with a spare processor on a new thread (so a loaded machine shows more).
+fn explain_threads(stats: &gogreen::Stats) {
+    let ms = &stats.ms;
+    println!(
+        "  OS threads: {} for {} processors — {} running green threads, \
+         {} spinning for work, {} idle, {} in a blocking call — plus sysmon's own",
+        stats.threads, stats.procs, ms.running, ms.spinning, ms.idle, ms.blocking
+    );
+    let c = &stats.counters;
+    if c.spare_ps > 0 || stats.threads > stats.procs {
+        println!(
+            "  (threads beyond one per processor: sysmon put {} spare processors in play for \
+             ones whose thread looked stuck for 10 ms — a busy machine deschedules threads — \
+             and {} blocking calls handed theirs off; idle threads are kept for reuse)",
+            c.spare_ps, c.syscall_handoffs
+        );
     }
 }
 
@@ -63,6 +87,7 @@ fn main() {
             stats.stacks,
             rss
         );
+        explain_threads(&stats);
         gate_tx.close();
         let mut sum = 0usize;
         for h in handles {
