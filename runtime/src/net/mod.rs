@@ -18,6 +18,7 @@
 
 mod fd;
 mod options;
+mod raw;
 mod resolve;
 mod sys;
 mod tcp_listener;

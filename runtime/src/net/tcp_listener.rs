@@ -3,6 +3,7 @@
 
 use super::fd::{PollFd, would_block};
 use super::options::Options;
+use super::raw::raw_fd_traits;
 use super::resolve::each_addr;
 use super::sys;
 use super::tcp_stream::TcpStream;
@@ -10,7 +11,7 @@ use crate::netpoll::desc::Dir;
 use std::fmt;
 use std::io;
 use std::net::{self, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// A TCP socket listening for connections, shaped like [`std::net::TcpListener`].
 ///
@@ -173,37 +174,7 @@ impl Iterator for Incoming<'_> {
     }
 }
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl IntoRawFd for TcpListener {
-    fn into_raw_fd(self) -> RawFd {
-        self.fd.into_inner().into_raw_fd()
-    }
-}
-
-impl FromRawFd for TcpListener {
-    /// Takes over a listening TCP socket, putting it in non-blocking mode.
-    ///
-    /// # Safety
-    ///
-    /// `fd` is an open socket that the caller owns and gives away.
-    unsafe fn from_raw_fd(fd: RawFd) -> TcpListener {
-        // An error here (a bad fd) resurfaces on the first use.
-        let _ = sys::set_nonblocking(fd, true);
-        // SAFETY: per the contract.
-        TcpListener::from_fd(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-}
+raw_fd_traits!(TcpListener, "a listening TCP socket");
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,13 +3,14 @@
 
 use super::fd::{PollFd, would_block};
 use super::options::Options;
+use super::raw::raw_fd_traits;
 use super::resolve::each_addr;
 use super::sys;
 use crate::netpoll::desc::Dir;
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// A TCP connection, shaped like [`std::net::TcpStream`]: porting is an import change.
@@ -299,37 +300,7 @@ impl Write for &TcpStream {
     }
 }
 
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl IntoRawFd for TcpStream {
-    fn into_raw_fd(self) -> RawFd {
-        self.fd.into_inner().into_raw_fd()
-    }
-}
-
-impl FromRawFd for TcpStream {
-    /// Takes over a connected TCP socket, putting it in non-blocking mode.
-    ///
-    /// # Safety
-    ///
-    /// `fd` is an open socket that the caller owns and gives away.
-    unsafe fn from_raw_fd(fd: RawFd) -> TcpStream {
-        // An error here (a bad fd) resurfaces on the first use.
-        let _ = sys::set_nonblocking(fd, true);
-        // SAFETY: per the contract.
-        TcpStream::from_fd(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-}
+raw_fd_traits!(TcpStream, "a connected TCP socket");
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

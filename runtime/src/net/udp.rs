@@ -3,13 +3,14 @@
 
 use super::fd::{PollFd, would_block};
 use super::options::Options;
+use super::raw::raw_fd_traits;
 use super::resolve::{each_addr, first_addr};
 use super::sys;
 use crate::netpoll::desc::Dir;
 use std::fmt;
 use std::io;
 use std::net::{self, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 /// A UDP socket, shaped like [`std::net::UdpSocket`].
@@ -224,37 +225,7 @@ impl UdpSocket {
     }
 }
 
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl IntoRawFd for UdpSocket {
-    fn into_raw_fd(self) -> RawFd {
-        self.fd.into_inner().into_raw_fd()
-    }
-}
-
-impl FromRawFd for UdpSocket {
-    /// Takes over a UDP socket, putting it in non-blocking mode.
-    ///
-    /// # Safety
-    ///
-    /// `fd` is an open socket that the caller owns and gives away.
-    unsafe fn from_raw_fd(fd: RawFd) -> UdpSocket {
-        // An error here (a bad fd) resurfaces on the first use.
-        let _ = sys::set_nonblocking(fd, true);
-        // SAFETY: per the contract.
-        UdpSocket::from_fd(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-}
+raw_fd_traits!(UdpSocket, "a UDP socket");
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,12 +3,13 @@
 
 use super::fd::{PollFd, would_block};
 use super::options::Options;
+use super::raw::raw_fd_traits;
 use super::sys;
 use super::unix_stream::UnixStream;
 use crate::netpoll::desc::Dir;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
 
@@ -20,6 +21,14 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
+    /// A listener over a listening, non-blocking socket.
+    fn from_fd(fd: OwnedFd) -> UnixListener {
+        UnixListener {
+            fd: PollFd::owned(net::UnixListener::from(fd)),
+            opts: Options::new(),
+        }
+    }
+
     /// Binds to `path` and listens.
     ///
     /// # Errors
@@ -128,40 +137,7 @@ impl Iterator for Incoming<'_> {
     }
 }
 
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl IntoRawFd for UnixListener {
-    fn into_raw_fd(self) -> RawFd {
-        self.fd.into_inner().into_raw_fd()
-    }
-}
-
-impl FromRawFd for UnixListener {
-    /// Takes over a listening Unix socket, putting it in non-blocking mode.
-    ///
-    /// # Safety
-    ///
-    /// `fd` is an open socket that the caller owns and gives away.
-    unsafe fn from_raw_fd(fd: RawFd) -> UnixListener {
-        // An error here (a bad fd) resurfaces on the first use.
-        let _ = sys::set_nonblocking(fd, true);
-        UnixListener {
-            // SAFETY: per the contract.
-            fd: PollFd::owned(net::UnixListener::from(unsafe { OwnedFd::from_raw_fd(fd) })),
-            opts: Options::new(),
-        }
-    }
-}
+raw_fd_traits!(UnixListener, "a listening Unix socket");
 
 impl fmt::Debug for UnixListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,13 +3,14 @@
 
 use super::fd::PollFd;
 use super::options::Options;
+use super::raw::raw_fd_traits;
 use super::sys;
 use crate::blocking::blocking;
 use crate::netpoll::desc::Dir;
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -234,37 +235,7 @@ impl Write for &UnixStream {
     }
 }
 
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
-impl IntoRawFd for UnixStream {
-    fn into_raw_fd(self) -> RawFd {
-        self.fd.into_inner().into_raw_fd()
-    }
-}
-
-impl FromRawFd for UnixStream {
-    /// Takes over a connected Unix stream socket, putting it in non-blocking mode.
-    ///
-    /// # Safety
-    ///
-    /// `fd` is an open socket that the caller owns and gives away.
-    unsafe fn from_raw_fd(fd: RawFd) -> UnixStream {
-        // An error here (a bad fd) resurfaces on the first use.
-        let _ = sys::set_nonblocking(fd, true);
-        // SAFETY: per the contract.
-        UnixStream::from_fd(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-}
+raw_fd_traits!(UnixStream, "a connected Unix stream socket");
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
