@@ -209,10 +209,12 @@ pub(crate) fn steal(
                 continue;
             }
             if let Some(g) = victim.runq.steal_into(&mut m.runq(p)) {
+                // The G returned, and the rest of the half now in `p`'s ring.
+                let stolen = 1 + p.runq.len() as u64;
                 p.counters.steals.bump();
-                p.counters.stolen.add(1 + p.runq.len() as u64);
+                p.counters.stolen.add(stolen);
                 if crate::trace::on() {
-                    traced::steal(m, p, victim, 1 + p.runq.len() as u64);
+                    traced::steal(m, p, victim, stolen);
                 }
                 // SAFETY: queued Gs are live headers.
                 return Some(unsafe { &*g });
