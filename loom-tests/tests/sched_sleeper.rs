@@ -81,45 +81,38 @@ fn world(initial: u64) -> Arc<World> {
     })
 }
 
+/// One M goes idle (wanting to be up for a timer at 5) while another thread adds a
+/// timer at 5; the heap held `existing` before. Either the M saw the timer before
+/// sleeping, or it slept and was woken.
+fn one_adder(name: &'static str, existing: u64, out: &'static Outcomes) {
+    check(name, move |start: Start| {
+        let w = world(existing);
+        let adder = {
+            let w = w.clone();
+            thread::spawn(move || add_timer(&w, 5))
+        };
+        start.spawned();
+        let sleeps = idle_m(&w, 5);
+        adder.join().unwrap();
+        out.mark(format!("slept {sleeps}"));
+    });
+    out.assert_reached(&["slept 0", "slept 1"]);
+}
+
 #[test]
 fn idle_m_without_timers_is_woken_by_the_first() {
     static OUT: Outcomes = Outcomes::new();
-    check(
-        "idle_m_without_timers_is_woken_by_the_first",
-        |start: Start| {
-            let w = world(NEVER);
-            let adder = {
-                let w = w.clone();
-                thread::spawn(move || add_timer(&w, 5))
-            };
-            start.spawned();
-            let sleeps = idle_m(&w, 5);
-            adder.join().unwrap();
-            OUT.mark(format!("slept {sleeps}"));
-        },
-    );
-    // Either the M saw the timer before sleeping, or it slept and was woken.
-    OUT.assert_reached(&["slept 0", "slept 1"]);
+    one_adder("idle_m_without_timers_is_woken_by_the_first", NEVER, &OUT);
 }
 
 #[test]
 fn earlier_timer_wakes_an_m_sleeping_until_a_later_one() {
     static OUT: Outcomes = Outcomes::new();
-    check(
+    one_adder(
         "earlier_timer_wakes_an_m_sleeping_until_a_later_one",
-        |start: Start| {
-            let w = world(10);
-            let adder = {
-                let w = w.clone();
-                thread::spawn(move || add_timer(&w, 5))
-            };
-            start.spawned();
-            let sleeps = idle_m(&w, 5);
-            adder.join().unwrap();
-            OUT.mark(format!("slept {sleeps}"));
-        },
+        10,
+        &OUT,
     );
-    OUT.assert_reached(&["slept 0", "slept 1"]);
 }
 
 #[test]
