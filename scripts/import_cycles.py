@@ -73,61 +73,67 @@ def expand_use(body):
     return out
 
 
+def build_graph(root):
+    """(files, graph): each module's file, and the modules each module names."""
+    files = {}
+    for d, _, fs in os.walk(root):
+        for f in fs:
+            if f.endswith(".rs"):
+                p = os.path.join(d, f)
+                files[module_of(root, p)] = p
+    # Re-exports: (module, item) -> module that defines it.
+    reexport = {}
+    for mod, p in files.items():
+        text = strip_comments(open(p).read())
+        for m in re.finditer(r"pub(?:\([^)]*\))?\s+use\s+([^;]+);", text):
+            for path in expand_use(m.group(1)):
+                segs = [s for s in path.split("::") if s]
+                if not segs:
+                    continue
+                target = resolve(files, mod, segs[:-1], reexport, is_dir_mod(p))
+                if target is not None:
+                    reexport[(mod, segs[-1])] = target
+    graph = {m: set() for m in files}
+    for mod, p in files.items():
+        text = strip_comments(open(p).read())
+        if is_dir_mod(p):
+            # The table of contents itself: what it re-exports is not its own edge.
+            text = re.sub(r"pub(?:\([^)]*\))?\s+use\s+[^;]+;", "", text)
+        paths = []
+        aliases = {}
+        for m in re.finditer(r"\buse\s+([^;]+);", text):
+            for path in expand_use(m.group(1)):
+                paths.append(path)
+                segs = [x for x in path.split("::") if x]
+                if segs and segs[0] in ("crate", "super", "self"):
+                    aliases[segs[-1]] = segs
+        for m in re.finditer(r"\b((?:crate|super|self)(?:::\w+)+)", text):
+            paths.append(m.group(1))
+        for child in [m[-1] for m in files if m[:-1] == mod and len(m) == len(mod) + 1]:
+            aliases.setdefault(child, ["self", child])
+        for name, segs in aliases.items():
+            for m in re.finditer(r"(?<![:\w])" + re.escape(name) + r"((?:::\w+)+)", text):
+                paths.append("::".join(segs) + m.group(1))
+        for path in paths:
+            segs = [s for s in path.split("::") if s]
+            if segs and segs[0] not in ("crate", "super", "self"):
+                # A child module named without `self::` (2018 paths).
+                child = (mod if is_dir_mod(p) else mod) + (segs[0],)
+                if child not in files:
+                    continue
+                segs = ["self"] + segs
+            if not segs:
+                continue
+            target = resolve(files, mod, segs, reexport, is_dir_mod(p))
+            if target is not None and target != mod:
+                graph[mod].add(target)
+    return files, graph
+
+
 def main(roots):
     bad = False
     for root in roots:
-        files = {}
-        for d, _, fs in os.walk(root):
-            for f in fs:
-                if f.endswith(".rs"):
-                    p = os.path.join(d, f)
-                    files[module_of(root, p)] = p
-        # Re-exports: (module, item) -> module that defines it.
-        reexport = {}
-        for mod, p in files.items():
-            text = strip_comments(open(p).read())
-            for m in re.finditer(r"pub(?:\([^)]*\))?\s+use\s+([^;]+);", text):
-                for path in expand_use(m.group(1)):
-                    segs = [s for s in path.split("::") if s]
-                    if not segs:
-                        continue
-                    target = resolve(files, mod, segs[:-1], reexport, is_dir_mod(p))
-                    if target is not None:
-                        reexport[(mod, segs[-1])] = target
-        graph = {m: set() for m in files}
-        for mod, p in files.items():
-            text = strip_comments(open(p).read())
-            if is_dir_mod(p):
-                # The table of contents itself: what it re-exports is not its own edge.
-                text = re.sub(r"pub(?:\([^)]*\))?\s+use\s+[^;]+;", "", text)
-            paths = []
-            aliases = {}
-            for m in re.finditer(r"\buse\s+([^;]+);", text):
-                for path in expand_use(m.group(1)):
-                    paths.append(path)
-                    segs = [x for x in path.split("::") if x]
-                    if segs and segs[0] in ("crate", "super", "self"):
-                        aliases[segs[-1]] = segs
-            for m in re.finditer(r"\b((?:crate|super|self)(?:::\w+)+)", text):
-                paths.append(m.group(1))
-            for child in [m[-1] for m in files if m[:-1] == mod and len(m) == len(mod) + 1]:
-                aliases.setdefault(child, ["self", child])
-            for name, segs in aliases.items():
-                for m in re.finditer(r"(?<![:\w])" + re.escape(name) + r"((?:::\w+)+)", text):
-                    paths.append("::".join(segs) + m.group(1))
-            for path in paths:
-                segs = [s for s in path.split("::") if s]
-                if segs and segs[0] not in ("crate", "super", "self"):
-                    # A child module named without `self::` (2018 paths).
-                    child = (mod if is_dir_mod(p) else mod) + (segs[0],)
-                    if child not in files:
-                        continue
-                    segs = ["self"] + segs
-                if not segs:
-                    continue
-                target = resolve(files, mod, segs, reexport, is_dir_mod(p))
-                if target is not None and target != mod:
-                    graph[mod].add(target)
+        files, graph = build_graph(root)
         for cyc in cycles(graph):
             bad = True
             names = [os.path.relpath(files[m], root) for m in cyc]
@@ -203,5 +209,26 @@ def cycles(graph):
     return out
 
 
+def layers(root, under):
+    """Prints the files under `under` (a module path like `sched`) from the leaves up:
+    each line holds the files that name only files on the lines above it."""
+    files, graph = build_graph(root)
+    prefix = tuple(under.split("::"))
+    inside = {m for m in files if m[: len(prefix)] == prefix and m != prefix}
+    placed, level = set(), 0
+    while inside - placed:
+        ready = sorted(m for m in inside - placed if (graph[m] & inside) <= placed)
+        if not ready:
+            print("circle among: " + ", ".join("::".join(m) for m in sorted(inside - placed)))
+            return 1
+        print(f"{level}: " + " ".join(m[-1] for m in ready))
+        placed |= set(ready)
+        level += 1
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--layers"]:
+        # python3 scripts/import_cycles.py --layers runtime/src sched
+        sys.exit(layers(sys.argv[2], sys.argv[3]))
     sys.exit(main(sys.argv[1:] or ["runtime/src"]))

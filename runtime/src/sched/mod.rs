@@ -33,11 +33,20 @@
 //! and judged by sysmon for the deadlock report (`deadlock.rs`) and `GOGREEN_WARN`
 //! (`warn.rs`).
 //!
-//! The files depend on each other in one direction only, from the leaves (`state`,
-//! `queue`, `inject`, `idle`, `sleeper`, `syscall`, `timer`, `parker`, `settings`,
-//! `locals`) up through `g`, `p`, `m`, `traced`, `runtime`, `wake`, `ready`, `handoff`,
-//! `pinned`, `switch`, `calls`, `blocking`, `hooks`, `panic_hook`, `worker`, `sysmon` to
-//! `boot` and `spawn`; this file only names them.
+//! The files depend on each other in one direction only. From the leaves up, each file
+//! naming only files listed before it (`python3 scripts/import_cycles.py --layers
+//! runtime/src sched` prints this order from the code; CI's circle check keeps it one
+//! way):
+//!
+//! 1. `state`, `queue`, `inject`, `idle`, `sleeper`, `syscall`, `parker`, `settings`,
+//!    `locals`, and the observer's leaves `clock`, `counters`, `owned`;
+//! 2. `g`; then `census` and `timer`; then `p`; then `m`;
+//! 3. `runtime` and `traced`; then `recycle`, `snapshot`, `wake`;
+//! 4. `handoff`, `ready`, `schedtrace`, `warn`; then `dump`, `pinned`;
+//! 5. `blocking`, `calls`, `sigquit`, `switch`; then `deadlock`, `panic_hook`, `steal`;
+//! 6. `hooks`, `sysmon`, `worker`; then `boot`; then `spawn`.
+//!
+//! This file only names them.
 
 mod blocking;
 mod boot;
