@@ -101,6 +101,11 @@ pub(crate) struct Global {
     pub(crate) spares: Shared,
     /// Ps handed to another M at a blocking call's start, because Gs were waiting (E1).
     pub(crate) syscall_handoffs: Shared,
+    /// Ms handed an idle P to look for work (step S6 of `idle.rs`): a futex wake-up
+    /// or a new thread each.
+    pub(crate) m_wakeups: Shared,
+    /// Ms that gave their P up and went to sleep (step T5).
+    pub(crate) m_sleeps: Shared,
 }
 
 pub(crate) static GLOBAL: Global = Global {
@@ -109,4 +114,6 @@ pub(crate) static GLOBAL: Global = Global {
     retakes: Shared::new(),
     spares: Shared::new(),
     syscall_handoffs: Shared::new(),
+    m_wakeups: Shared::new(),
+    m_sleeps: Shared::new(),
 };
