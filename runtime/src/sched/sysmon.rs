@@ -69,6 +69,7 @@ use super::p::P;
 use super::runtime::{AWAKE, Runtime, SLEEP_LONG, SLEEP_SHORT};
 use super::schedtrace::Schedtrace;
 use super::sleeper::NEVER;
+use super::steal::PATIENT_RING;
 use super::switch::run_timers;
 use super::traced;
 use super::wake::{start_m, wake_idle, warn_no_thread};
@@ -79,6 +80,10 @@ use std::time::{Duration, Instant};
 
 const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
+/// How often sysmon looks at least while Gs are queued beside an idle P (`steal.rs`,
+/// W4): a G left on a small ring whose owner stopped switching waits about two of
+/// these for a thief.
+const WATCH_DELAY: Duration = Duration::from_millis(1);
 /// How soon sysmon looks again when the deadlock check found timers being fired.
 const SETTLE: Duration = Duration::from_millis(1);
 /// Rounds with nothing to do before the period starts doubling.
@@ -266,9 +271,17 @@ fn run(rt: &'static Runtime) -> ! {
         }
         // A missed wake-up (see `ready::submit_new`), or a P that went idle with work
         // because no M could be started (`handoff.rs`), leaves work queued beside an
-        // idle P: one look per period catches it.
+        // idle P: one look per period catches it. Not a small ring whose owner switched
+        // since the previous look (W5 of `steal.rs`): it gets to the ring, and a wake-up
+        // per look would undo W2; if the owner stops switching, the look above wakes an M.
         if rt.idle.npidle() > 0
-            && (!rt.inject.is_empty() || rt.in_play().any(|p| !p.runq.ring_is_empty()))
+            && (!rt.inject.is_empty()
+                || rt.ps.iter().zip(&seen).any(|(p, seen)| {
+                    let switching = seen.since == now && p.syscall.current() == 0;
+                    p.in_play.load(Ordering::Acquire)
+                        && !p.runq.ring_is_empty()
+                        && !(switching && p.runq.len() <= PATIENT_RING)
+                }))
             && wake_idle(rt)
         {
             acted = true;
@@ -302,6 +315,11 @@ fn run(rt: &'static Runtime) -> ! {
             if idle_rounds > IDLE_ROUNDS {
                 delay = (delay * 2).min(MAX_DELAY);
             }
+        }
+        // W4 of `steal.rs`: Gs may sit on a small ring without a wake-up, left to an
+        // owner that switches; sysmon is the one to notice it stop.
+        if rt.idle.npidle() > 0 && rt.in_play().any(|p| !p.runq.ring_is_empty()) {
+            delay = delay.min(WATCH_DELAY);
         }
     }
 }
