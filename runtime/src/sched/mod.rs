@@ -22,8 +22,9 @@
 //! `handoff.rs`. What a panic in a green thread prints is `panic_hook.rs`. What the
 //! scheduler records for the timeline (`crate::trace`, `GOGREEN_TRACE`) is `traced.rs`:
 //! each hook in the files above is one test of a flag and a call there. An idle M
-//! takes work from another P's ring in `steal.rs`; a finished G's header goes back to a
-//! free list through `recycle.rs`.
+//! takes work from another P's ring in `steal.rs`, leaving a small one to an owner that
+//! gets to it (the limits, and the owner's side, in `patience.rs`); a finished G's
+//! header goes back to a free list through `recycle.rs`.
 //!
 //! What an observer sees (`docs/watching.md`): events counted per P and summed on read
 //! (`counters.rs`), every G header (`census.rs`), what each M holds and runs
@@ -35,9 +36,9 @@
 //!
 //! The files depend on each other in one direction only, from the leaves (`state`,
 //! `queue`, `inject`, `idle`, `sleeper`, `syscall`, `timer`, `parker`, `settings`,
-//! `locals`) up through `g`, `p`, `m`, `traced`, `runtime`, `wake`, `ready`, `handoff`,
-//! `pinned`, `switch`, `calls`, `blocking`, `hooks`, `panic_hook`, `worker`, `sysmon` to
-//! `boot` and `spawn`; this file only names them.
+//! `locals`) up through `g`, `p`, `patience`, `m`, `traced`, `runtime`, `wake`,
+//! `ready`, `handoff`, `pinned`, `switch`, `calls`, `blocking`, `hooks`, `panic_hook`,
+//! `worker`, `sysmon` to `boot` and `spawn`; this file only names them.
 
 mod blocking;
 mod boot;
@@ -58,6 +59,7 @@ mod owned;
 mod p;
 mod panic_hook;
 mod parker;
+mod patience;
 mod pinned;
 pub(crate) mod queue;
 mod ready;

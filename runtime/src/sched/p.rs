@@ -83,10 +83,10 @@ pub(crate) struct PLocal {
     /// The sequence number of the last blocking call made on this P (`syscall.rs`):
     /// odd, stepped by 2.
     pub(crate) syscalls: u32,
-    /// Gs the owner took from its own ring (wrapping; `steal.rs`, W2).
+    /// Gs the owner took from its own ring (wrapping; `steal.rs`, L1).
     pub(crate) ring_pops: u32,
     /// `ring_pops`, `schedtick` and the time when a G was last pushed out of
-    /// `runnext` onto the ring (`steal.rs`, W2).
+    /// `runnext` onto the ring (`steal.rs`, L1).
     pub(crate) last_displaced: (u32, u64, Instant),
 }
 

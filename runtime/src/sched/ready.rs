@@ -4,8 +4,8 @@
 use super::counters::GLOBAL;
 use super::g::G;
 use super::m::{M, current_m};
+use super::patience::left_to_owner;
 use super::runtime::{Runtime, runtime};
-use super::steal::left_to_owner;
 use super::traced;
 use super::wake::{wake_idle, wakep};
 
@@ -16,7 +16,7 @@ use super::wake::{wake_idle, wakep};
 /// blocks right after, and a futex wake-up per send would dominate ping-pong; if the
 /// readier keeps running instead, sysmon moves the G to the global queue after one of
 /// its periods. A G displaced from `runnext` goes to the ring, and that may wake an M
-/// — not while the owner is seen getting to a small ring by itself (`steal.rs`, W2).
+/// — not while the owner is seen getting to a small ring by itself (`steal.rs`, L1).
 /// Off the runtime, the G goes to the global queue and an M is woken if none looks.
 pub(crate) fn ready(g: &G) {
     make_runnable(g, true);
@@ -47,7 +47,7 @@ fn make_runnable(g: &G, next: bool) {
                     Some(old) => {
                         // SAFETY: it was queued, so it is a live header.
                         push_local(rt, m, unsafe { &*old });
-                        // W2 of `steal.rs`: an owner getting to its small ring keeps it.
+                        // L1 of `steal.rs`: an owner getting to its small ring keeps it.
                         // SAFETY: this M holds `p`.
                         !unsafe { left_to_owner(p) }
                     }

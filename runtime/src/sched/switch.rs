@@ -351,7 +351,7 @@ pub(crate) fn run_timers(p: &P, now: Option<u64>) -> usize {
     }
 }
 
-/// The owner pops its ring's head, and counts it (W2 of `steal.rs`: whether the owner
+/// The owner pops its ring's head, and counts it (L1 of `steal.rs`: whether the owner
 /// gets to its ring).
 #[inline]
 fn pop_own(q: &mut Local<'_, G>, local: &mut PLocal) -> Option<*mut G> {

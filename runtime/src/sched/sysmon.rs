@@ -10,7 +10,8 @@
 //!   G that then kept running; see `ready::ready`);
 //! - wakes an M to steal from its ring, if one is idle and nobody spins (sysmon does
 //!   that for any P whose ring holds work while others idle: the backstop for a
-//!   wake-up a running P skipped);
+//!   wake-up a running P skipped — but not for a small ring whose owner switched since
+//!   the previous look, L4 of `steal.rs`);
 //! - after 10 ms, sets its `preempt` flag, which `gogreen::preempt_point` checks.
 //!
 //! # Blocking calls' Ps
@@ -66,10 +67,10 @@ use super::deadlock::{self, Verdict};
 use super::g::G;
 use super::handoff::give_up_p;
 use super::p::P;
+use super::patience::PATIENT_RING;
 use super::runtime::{AWAKE, Runtime, SLEEP_LONG, SLEEP_SHORT};
 use super::schedtrace::Schedtrace;
 use super::sleeper::NEVER;
-use super::steal::PATIENT_RING;
 use super::switch::run_timers;
 use super::traced;
 use super::wake::{start_m, wake_idle, warn_no_thread};
@@ -81,7 +82,7 @@ use std::time::{Duration, Instant};
 const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
 /// How often sysmon looks at least while Gs are queued beside an idle P (`steal.rs`,
-/// W4): a G left on a small ring whose owner stopped switching waits about two of
+/// L3): a G left on a small ring whose owner stopped switching waits about two of
 /// these for a thief.
 const WATCH_DELAY: Duration = Duration::from_millis(1);
 /// How soon sysmon looks again when the deadlock check found timers being fired.
@@ -272,8 +273,8 @@ fn run(rt: &'static Runtime) -> ! {
         // A missed wake-up (see `ready::submit_new`), or a P that went idle with work
         // because no M could be started (`handoff.rs`), leaves work queued beside an
         // idle P: one look per period catches it. Not a small ring whose owner switched
-        // since the previous look (W5 of `steal.rs`): it gets to the ring, and a wake-up
-        // per look would undo W2; if the owner stops switching, the look above wakes an M.
+        // since the previous look (L4 of `steal.rs`): it gets to the ring, and a wake-up
+        // per look would undo L1; if the owner stops switching, the look above wakes an M.
         if rt.idle.npidle() > 0
             && (!rt.inject.is_empty()
                 || rt.ps.iter().zip(&seen).any(|(p, seen)| {
@@ -316,7 +317,7 @@ fn run(rt: &'static Runtime) -> ! {
                 delay = (delay * 2).min(MAX_DELAY);
             }
         }
-        // W4 of `steal.rs`: Gs may sit on a small ring without a wake-up, left to an
+        // L3 of `steal.rs`: Gs may sit on a small ring without a wake-up, left to an
         // owner that switches; sysmon is the one to notice it stop.
         if rt.idle.npidle() > 0 && rt.in_play().any(|p| !p.runq.ring_is_empty()) {
             delay = delay.min(WATCH_DELAY);
