@@ -112,7 +112,7 @@
 //!   out [`PATIENCE`] later without a switch, wakes an M.)
 //! - L4. sysmon's backstop for work queued beside an idle P skips a ring of at most
 //!   [`PATIENT_RING`] Gs whose owner switched since the previous look: a wake-up per
-//!   look would undo L1 (measured: 0.0002–0.0003 per receive in `select4`, each a
+//!   look would undo L1 (measured: up to 0.0003 per receive in `select4`, each a
 //!   steal). L3 covers the owner that stops.
 //!
 //! Why nothing is stranded: L1 is the unfenced check's argument (`idle.rs`, "a running
@@ -129,12 +129,13 @@
 //! - A thief that marks the Ps whose small rings it saw drained as "watched" before it
 //!   sleeps, the owner skipping the wake-up only for a watched P, any steal clearing
 //!   the mark: under load each wake-up ended in a steal (above), which cleared the mark,
-//!   so the wake-ups went on (0.0013–0.0019 per receive, against 0.0009–0.0037).
+//!   so the wake-ups went on (0.0009–0.0034 per receive, against 0.0009–0.0037).
 //! - The owner skipping only while no other thread took from its ring since its last
 //!   wake-up: the same — the steal each wake-up caused re-armed the next.
 //! - The owner skipping only if it took from its ring since the previous push-out, or
-//!   that was less than [`STUCK`] ago: halved the wake-ups, no more; under load the
-//!   owner's thread is off the CPU for milliseconds between two pushes.
+//!   that was less than [`STUCK`] ago: no clear gain (0–0.0016 wake-ups per receive,
+//!   against 0–0.0030); under load the owner's thread is off the CPU for milliseconds
+//!   between two pushes.
 //! - Skipping for every small ring, whatever the owner does: as good for `select4`,
 //!   but a G that readies two others and then computes would hold the first for up
 //!   to two sysmon periods every time, not once.
