@@ -104,7 +104,8 @@ pub(crate) struct Global {
     /// Ms handed an idle P to look for work (step S6 of `idle.rs`): a futex wake-up
     /// or a new thread each.
     pub(crate) m_wakeups: Shared,
-    /// Ms that gave their P up and went to sleep (step T5).
+    /// Ms gone to sleep without a P (`worker::stop_m`): most after finding no work
+    /// (step T5), a few after handing their P over (a retired P, a pinned G's M).
     pub(crate) m_sleeps: Shared,
 }
 

@@ -144,7 +144,9 @@ pub struct Counters {
     /// Sleeping (or new) OS threads handed a processor to look for queued work: each
     /// is a futex wake-up or a thread start.
     pub m_wakeups: u64,
-    /// OS threads that found no work, gave their processor up and went to sleep.
+    /// OS threads gone to sleep without a processor: most because they found no work,
+    /// a few after handing theirs over (to a thread-locked green thread's thread, or a
+    /// processor retired by sysmon).
     pub m_sleeps: u64,
 }
 
