@@ -104,12 +104,15 @@
 //! - L3. If the owner stops switching — its G computes or blocks its thread, or its
 //!   thread is off the CPU — sysmon's next look finds its `schedtick` unchanged and the
 //!   ring non-empty, and wakes an M (`sysmon::run`, through the fenced S2–S6); that M
-//!   steals once the owner has been [`STUCK`]. sysmon looks at least every millisecond
-//!   while a ring holds Gs beside an idle P (`WATCH_DELAY`), so such a G waits about
-//!   two milliseconds for a thief, where a wake-up would have had it stolen within
-//!   microseconds: the price, for a G that readies a few others and then computes
-//!   without switching. (The first G it pushes out may be left to it; the next, pushed
-//!   out [`PATIENCE`] later without a switch, wakes an M.)
+//!   steals once the owner has been [`STUCK`]. Once sysmon has seen a ring holding Gs
+//!   beside an idle P it looks at least every millisecond (`WATCH_DELAY`; a sysmon
+//!   that had backed off to 10 ms sees the ring at its next look), so such a G waits
+//!   one or two of sysmon's periods for a thief, where a wake-up would have had it
+//!   stolen within microseconds: the price, for a G that readies a few others and then
+//!   computes without switching. (The first G it pushes out may be left to it; the
+//!   next, pushed out [`PATIENCE`] later without a switch, wakes an M. The G it readied
+//!   last sits in `runnext`, which no wake-up ever covered: it waited for sysmon's look
+//!   before this change too, and that look now wakes an M for the ring as well.)
 //! - L4. sysmon's backstop for work queued beside an idle P skips a ring of at most
 //!   [`PATIENT_RING`] Gs whose owner switched since the previous look: a wake-up per
 //!   look would undo L1 (measured: up to 0.0003 per receive in `select4`, each a
@@ -124,6 +127,12 @@
 //! reason to retake it). The loom models `patient_*` in `loom-tests/tests/sched_idle.rs`
 //! check it, and that without sysmon's look a busy owner strands the G.
 //!
+//! Orderings: L1 reads the owner's own counters (`schedtick` Relaxed, `ring_pops` its
+//! own) and its ring's ends (Acquire, as every reader); L4 and the period of L3 read
+//! the same snapshots sysmon's other looks read. They decide only whether to wake, and
+//! a stale value costs a wake-up sent or skipped once; the rescue itself is L3's
+//! fenced S2–S6, whose S2 pairs with the last spinner's T3 (`idle.rs`).
+//!
 //! Rejected:
 //!
 //! - A thief that marks the Ps whose small rings it saw drained as "watched" before it
@@ -137,8 +146,8 @@
 //!   against 0–0.0030); under load the owner's thread is off the CPU for milliseconds
 //!   between two pushes.
 //! - Skipping for every small ring, whatever the owner does: as good for `select4`,
-//!   but a G that readies two others and then computes would hold the first for up
-//!   to two sysmon periods every time, not once.
+//!   but a G that readies several others, computing between them, would leave all of
+//!   them to sysmon's look instead of the first only (reasoned, not measured).
 //! - A longer [`STUCK`] (50 µs, measured at the previous stop): no change beyond the
 //!   noise; an owner off the CPU is off it for a time slice, milliseconds.
 //! - A thief that sleeps with a timeout to look again: a sleep loop instead of a

@@ -81,9 +81,9 @@ use std::time::{Duration, Instant};
 
 const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
-/// How often sysmon looks at least while Gs are queued beside an idle P (`steal.rs`,
-/// L3): a G left on a small ring whose owner stopped switching waits about two of
-/// these for a thief.
+/// How often sysmon looks at least while it sees Gs queued on a ring beside an idle P
+/// (`steal.rs`, L3): a G left on a small ring whose owner stopped switching waits one
+/// or two of sysmon's periods for a thief.
 const WATCH_DELAY: Duration = Duration::from_millis(1);
 /// How soon sysmon looks again when the deadlock check found timers being fired.
 const SETTLE: Duration = Duration::from_millis(1);
