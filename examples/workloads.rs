@@ -26,6 +26,23 @@ fn report(name: &str, n: usize, d: Duration, unit: &str) {
     );
 }
 
+/// With `WORKLOADS_COUNTERS=1`, one more line: the scheduler's counters per operation
+/// (steals, Ms woken, Ms put to sleep), the cross-core traffic a timing hides.
+fn counters(name: &str, ops: usize) {
+    if std::env::var_os("WORKLOADS_COUNTERS").is_none() {
+        return;
+    }
+    let c = gogreen::stats().counters;
+    let per = |x: u64| x as f64 / ops as f64;
+    println!(
+        "{name}_counters steals_per_op={:.5} wakeups_per_op={:.5} sleeps_per_op={:.5} switches_per_op={:.3}",
+        per(c.steals),
+        per(c.m_wakeups),
+        per(c.m_sleeps),
+        per(c.switches)
+    );
+}
+
 fn spawn_join(n: usize) {
     gogreen::run(move || {
         let wg = WaitGroup::new();
@@ -234,6 +251,7 @@ fn select4(n: usize) {
             }
         }
         report("select4", n, t.elapsed(), "recv");
+        counters("select4", (n / K) * K);
         drop(keep);
     });
 }

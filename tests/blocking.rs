@@ -377,3 +377,59 @@ fn work_that_arrives_during_a_call_runs() {
     }
     one_processor_child("work_that_arrives_during_a_call_runs", "arrives");
 }
+
+// ---------------------------------------------------------------------------------
+// Gs left on a small ring without a wake-up (L1–L3 of `steal.rs`).
+
+#[test]
+fn green_threads_readied_by_one_that_then_computes_run() {
+    if child_scenario().as_deref() == Some("readier-computes") {
+        // One green thread readies three others through rendezvous channels — each
+        // ready pushes the one before out of `runnext` onto its processor's small ring,
+        // with no wake-up while it is seen getting to that ring — and then computes,
+        // without a runtime call, until all three have run: only sysmon's look at its
+        // processor (or, with one processor, the spare that replaces it) lets them.
+        const K: usize = 3;
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        gogreen::run(move || {
+            let (txs, hs): (Vec<_>, Vec<_>) = (0..K)
+                .map(|_| {
+                    let (tx, rx) = gogreen::chan::bounded::<()>(0);
+                    let r = r.clone();
+                    let h = gogreen::spawn(move || {
+                        while rx.recv().is_ok() {
+                            r.fetch_add(1, Ordering::SeqCst);
+                        }
+                    });
+                    (tx, h)
+                })
+                .unzip();
+            // Let the receivers park, so that each send readies one.
+            gogreen::sleep(std::time::Duration::from_millis(10));
+            for round in 0..3 {
+                for tx in &txs {
+                    tx.send(()).unwrap();
+                }
+                while r.load(Ordering::SeqCst) < K * (round + 1) {
+                    std::hint::spin_loop();
+                }
+                // The same again, with the receivers parked again.
+                gogreen::sleep(std::time::Duration::from_millis(1));
+            }
+            drop(txs);
+            for h in hs {
+                h.join().unwrap();
+            }
+        });
+        assert_eq!(ran.load(Ordering::SeqCst), 3 * K);
+        return;
+    }
+    let out = run_child_watched(
+        "green_threads_readied_by_one_that_then_computes_run",
+        "readier-computes",
+        &[],
+        WATCHDOG,
+    );
+    expect_child_ok("readier-computes", out);
+}

@@ -45,6 +45,10 @@
 //!   not progress. Models `local_*` check that guarantee — and show that it is the
 //!   only one: with the pushing M busy for good, the unfenced check can leave the work
 //!   stranded where the fenced one cannot.
+//! - A G pushed out of `runnext` onto a small ring whose owner is getting to it wakes
+//!   nobody at all (L1 of `steal.rs`): its owner runs it, or — if the owner stops
+//!   switching — sysmon's next look at the unchanged tick wakes an M (L3). Models
+//!   `patient_*`, and one that shows sysmon's look is needed.
 #![cfg(loom)]
 
 mod sched_common;
@@ -655,4 +659,97 @@ fn local_submit_unfenced_busy_pusher_can_strand_work() {
         busy_pusher("local_submit_unfenced_busy_pusher", false),
         "expected the unfenced local submit to miss a wake-up in some execution"
     );
+}
+
+/// L1 of `steal.rs`: a running M pushes a G out of `runnext` onto its own small ring
+/// and, its owner getting to that ring, wakes nobody — no S2–S6 at all.
+fn push_left_to_owner(w: &Arc<World>, p: usize) {
+    w.runq(p).push(w.gs[0]).map_err(|_| "overflow").unwrap(); // S1, and no more
+}
+
+/// sysmon's look at P `p` whose owner has not switched Gs since the previous look
+/// (`sysmon::run`): work on its ring gets an M woken, through the fenced check, since
+/// the owner may stay busy for good (L3 of `steal.rs`).
+fn sysmon_looks_at_stuck(w: &Arc<World>, p: usize) {
+    if !w.runqs[p].ring_is_empty() && w.idle.should_wake() {
+        wakep(w);
+    }
+}
+
+/// Two Ps: M0 spins on P0 and gives up (T1–T5), while the owner of P1 (`main`) pushes a
+/// G onto its ring without a wake-up (L1) and then computes for good: it never switches
+/// again. sysmon's next look sees P1's tick unchanged and the ring non-empty (`main`
+/// again, as sysmon); the G must then be taken by M0, spinning or woken, or by a new M
+/// — never left on P1's ring while every M sleeps.
+#[test]
+fn patient_push_busy_owner_rescued_by_sysmon() {
+    static REACHED: Outcomes = Outcomes::new();
+    check(
+        "patient_push_busy_owner_rescued_by_sysmon",
+        |start: Start| {
+            let w = World::new(2, 1);
+            start_with_p(&w, true);
+            let p1 = w.idle.take_idle_p().unwrap();
+            start.spawned();
+
+            push_left_to_owner(&w, p1);
+            sysmon_looks_at_stuck(&w, p1);
+
+            // P1 stays held by its busy owner.
+            REACHED.mark(w.finish(2).not_stranded(
+                "the G is on the busy owner's ring, sysmon looked, every other M asleep",
+            ));
+        },
+    );
+    REACHED.assert_reached(&[
+        "taken by M0, 0 wake-ups",
+        "taken by M0, 1 wake-ups",
+        "taken by M1, 1 wake-ups",
+    ]);
+}
+
+/// The same without sysmon's look: some execution leaves the G on the busy owner's ring
+/// with M0 asleep. L1 is sound only because sysmon looks (L3) — the model sees it.
+#[test]
+fn patient_push_busy_owner_without_sysmon_can_strand() {
+    static REACHED: Outcomes = Outcomes::new();
+    check(
+        "patient_push_busy_owner_without_sysmon_can_strand",
+        |start: Start| {
+            let w = World::new(2, 1);
+            start_with_p(&w, true);
+            let p1 = w.idle.take_idle_p().unwrap();
+            start.spawned();
+
+            push_left_to_owner(&w, p1);
+
+            REACHED.mark(w.finish(2).outcome);
+        },
+    );
+    REACHED.assert_reached(&["stranded", "taken by M0, 0 wake-ups"]);
+}
+
+/// Two Ps: M0 spins on P0 and gives up, while M1, the owner of P1, pushes a G onto its
+/// ring without a wake-up (L1) and goes back to its scheduling loop — it keeps
+/// switching. sysmon meanwhile sees the owner switch and leaves the small ring to it
+/// (L4: no look of its wakes anyone). M1 runs the G itself, or M0 steals it first.
+#[test]
+fn patient_push_switching_owner_runs() {
+    static REACHED: Outcomes = Outcomes::new();
+    check("patient_push_switching_owner_runs", |start: Start| {
+        let w = World::new(2, 1);
+        start_with_p(&w, true);
+        let p1 = w.idle.take_idle_p().unwrap();
+        World::spawn_m(&w, move |w, id| {
+            push_left_to_owner(w, p1);
+            m_main(w, id, p1, false);
+        });
+        start.spawned();
+
+        REACHED.mark(
+            w.finish(1)
+                .not_stranded("the G is on P1's ring, its owner switching, every M asleep"),
+        );
+    });
+    REACHED.assert_reached(&["taken by M0, 0 wake-ups", "taken by M1, 0 wake-ups"]);
 }

@@ -145,6 +145,11 @@ impl fmt::Display for Stats {
             c.timers_fired,
             c.netpoll_wakeups
         )?;
+        writeln!(
+            f,
+            "  {} Ms woken to look for work, {} Ms gone to sleep",
+            c.m_wakeups, c.m_sleeps
+        )?;
         write!(
             f,
             "allocated: {} G headers, {} stacks in {} reservations",

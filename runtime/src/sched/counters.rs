@@ -101,6 +101,12 @@ pub(crate) struct Global {
     pub(crate) spares: Shared,
     /// Ps handed to another M at a blocking call's start, because Gs were waiting (E1).
     pub(crate) syscall_handoffs: Shared,
+    /// Ms handed an idle P to look for work (step S6 of `idle.rs`): a futex wake-up
+    /// or a new thread each.
+    pub(crate) m_wakeups: Shared,
+    /// Ms gone to sleep without a P (`worker::stop_m`): most after finding no work
+    /// (step T5), a few after handing their P over (a retired P, a pinned G's M).
+    pub(crate) m_sleeps: Shared,
 }
 
 pub(crate) static GLOBAL: Global = Global {
@@ -109,4 +115,6 @@ pub(crate) static GLOBAL: Global = Global {
     retakes: Shared::new(),
     spares: Shared::new(),
     syscall_handoffs: Shared::new(),
+    m_wakeups: Shared::new(),
+    m_sleeps: Shared::new(),
 };

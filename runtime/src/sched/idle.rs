@@ -49,6 +49,10 @@
 //!
 //! An M that gives up its P without having spun skips T4: it did not spin because at
 //! least one other M spins, and that one will re-check.
+//!
+//! One submitter skips S2–S6 altogether: the owner of a P pushing a G out of `runnext`
+//! onto its own small ring while it is seen getting to that ring (L1–L4 of `steal.rs`).
+//! It runs the G itself; if it stops switching, sysmon's look wakes an M, through S2–S6.
 
 use crate::loom::{AtomicUsize, Mutex, Ordering, fence};
 

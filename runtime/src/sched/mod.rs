@@ -22,8 +22,9 @@
 //! `handoff.rs`. What a panic in a green thread prints is `panic_hook.rs`. What the
 //! scheduler records for the timeline (`crate::trace`, `GOGREEN_TRACE`) is `traced.rs`:
 //! each hook in the files above is one test of a flag and a call there. An idle M
-//! takes work from another P's ring in `steal.rs`; a finished G's header goes back to a
-//! free list through `recycle.rs`.
+//! takes work from another P's ring in `steal.rs`, leaving a small one to an owner that
+//! gets to it (the limits, and the owner's side, in `patience.rs`); a finished G's
+//! header goes back to a free list through `recycle.rs`.
 //!
 //! What an observer sees (`docs/watching.md`): events counted per P and summed on read
 //! (`counters.rs`), every G header (`census.rs`), what each M holds and runs
@@ -40,7 +41,7 @@
 //!
 //! 1. `state`, `queue`, `inject`, `idle`, `sleeper`, `syscall`, `parker`, `settings`,
 //!    `locals`, and the observer's leaves `clock`, `counters`, `owned`;
-//! 2. `g`; then `census` and `timer`; then `p`; then `m`;
+//! 2. `g`; then `census` and `timer`; then `p`; then `m` and `patience`;
 //! 3. `runtime` and `traced`; then `recycle`, `snapshot`, `wake`;
 //! 4. `handoff`, `ready`, `schedtrace`, `warn`; then `dump`, `pinned`;
 //! 5. `blocking`, `calls`, `sigquit`, `switch`; then `deadlock`, `panic_hook`, `steal`;
@@ -67,6 +68,7 @@ mod owned;
 mod p;
 mod panic_hook;
 mod parker;
+mod patience;
 mod pinned;
 pub(crate) mod queue;
 mod ready;

@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 use std::cell::UnsafeCell;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 
 /// G headers a processor keeps for reuse at most.
 const GFREE_MAX: usize = 64;
@@ -82,6 +83,11 @@ pub(crate) struct PLocal {
     /// The sequence number of the last blocking call made on this P (`syscall.rs`):
     /// odd, stepped by 2.
     pub(crate) syscalls: u32,
+    /// Gs the owner took from its own ring (wrapping; `steal.rs`, L1).
+    pub(crate) ring_pops: u32,
+    /// `ring_pops`, `schedtick` and the time when a G was last pushed out of
+    /// `runnext` onto the ring (`steal.rs`, L1).
+    pub(crate) last_displaced: (u32, u64, Instant),
 }
 
 // SAFETY: `local` is only accessed by the M that holds the P (see `P::local`); all
@@ -107,6 +113,8 @@ impl P {
                 ids: (0, 0),
                 runnext_streak: 0,
                 syscalls: 1,
+                ring_pops: 0,
+                last_displaced: (0, 0, Instant::now()),
             })),
         }
     }

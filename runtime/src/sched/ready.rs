@@ -4,6 +4,7 @@
 use super::counters::GLOBAL;
 use super::g::G;
 use super::m::{M, current_m};
+use super::patience::left_to_owner;
 use super::runtime::{Runtime, runtime};
 use super::traced;
 use super::wake::{wake_idle, wakep};
@@ -14,7 +15,8 @@ use super::wake::{wake_idle, wakep};
 /// which is what a channel hand-off wants. That alone wakes no M — the readier usually
 /// blocks right after, and a futex wake-up per send would dominate ping-pong; if the
 /// readier keeps running instead, sysmon moves the G to the global queue after one of
-/// its periods. A G displaced from `runnext` goes to the ring, and that may wake an M.
+/// its periods. A G displaced from `runnext` goes to the ring, and that may wake an M
+/// — not while the owner is seen getting to a small ring by itself (`steal.rs`, L1).
 /// Off the runtime, the G goes to the global queue and an M is woken if none looks.
 pub(crate) fn ready(g: &G) {
     make_runnable(g, true);
@@ -45,7 +47,9 @@ fn make_runnable(g: &G, next: bool) {
                     Some(old) => {
                         // SAFETY: it was queued, so it is a live header.
                         push_local(rt, m, unsafe { &*old });
-                        true
+                        // L1 of `steal.rs`: an owner getting to its small ring keeps it.
+                        // SAFETY: this M holds `p`.
+                        !unsafe { left_to_owner(p) }
                     }
                     None => false,
                 }

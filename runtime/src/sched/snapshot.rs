@@ -141,6 +141,13 @@ pub struct Counters {
     pub timers_fired: u64,
     /// Green threads made runnable by the netpoller (a socket became ready).
     pub netpoll_wakeups: u64,
+    /// Sleeping (or new) OS threads handed a processor to look for queued work: each
+    /// is a futex wake-up or a thread start.
+    pub m_wakeups: u64,
+    /// OS threads gone to sleep without a processor: most because they found no work,
+    /// a few after handing theirs over (to a thread-locked green thread's thread, or a
+    /// processor retired by sysmon).
+    pub m_sleeps: u64,
 }
 
 /// One M, for the scheduler's detail lines (`GOGREEN_SCHEDDETAIL`) and the dump.
@@ -352,6 +359,8 @@ fn counters(rt: &Runtime) -> Counters {
         retakes: GLOBAL.retakes.get(),
         spare_ps: GLOBAL.spares.get(),
         syscall_handoffs: GLOBAL.syscall_handoffs.get(),
+        m_wakeups: GLOBAL.m_wakeups.get(),
+        m_sleeps: GLOBAL.m_sleeps.get(),
         netpoll_wakeups: rt.netpoll.woken(),
         ..Counters::default()
     };

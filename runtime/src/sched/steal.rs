@@ -1,5 +1,5 @@
 //! Stealing: an idle M takes half of another P's ring — and leaves a small ring to an
-//! owner that is getting through it.
+//! owner that is getting through it, which then wakes no thief for it.
 //!
 //! A thief visits every other P once from a random start, a few rounds, and takes half
 //! of the first ring it may take from (`queue.rs`, Go's `runqgrab`); on the last round
@@ -79,10 +79,84 @@
 //! The cost: a thief waiting on a small ring keeps a core busy for as long as the owner
 //! keeps a few Gs queued (in `select4`, the whole run), where Go's thief would take them
 //! and run them there.
+//!
+//! # A thief that sleeps: no wake-up for a ring left to its owner
+//!
+//! N1 holds only while the thief keeps its core. On a loaded machine other processes
+//! take it: the thief yields, its 20 µs of looking run out between two looks, it gives
+//! its P up and sleeps — and the owner's next G pushed out of `runnext` woke it (S6,
+//! a futex wake-up). Nearly every wake-up ended in a steal (`select4` beside other
+//! load: 0.001–0.003 wake-ups per receive, and as many steals; `docs/BENCHMARKS.md`):
+//! the woken thief found the owner's `schedtick` stopped for [`STUCK`] — most likely
+//! because the kernel, its other core busy, ran the woken thread on the waker's core in
+//! the owner's place (not traced) — and the pair moved. So a G left to its owner sends
+//! no wake-up at all:
+//!
+//! - L1. The owner, pushing a G out of `runnext` onto its own ring
+//!   (`ready::make_runnable`), skips S2–S6 when the ring then holds at most
+//!   [`PATIENT_RING`] Gs and the owner is seen getting to it: since it last pushed one
+//!   out, it switched Gs or took from its ring, or that push was less than
+//!   [`PATIENCE`] ago (a burst of readies). Otherwise one G ran that long without
+//!   switching, readying others: it computes between them, and they are a thief's
+//!   (`patience::left_to_owner`).
+//! - L2. The owner runs the G: while it switches, it reaches its ring at least every
+//!   `RUNNEXT_STREAK_MAX` picks (N3).
+//! - L3. If the owner stops switching — its G computes or blocks its thread, or its
+//!   thread is off the CPU — sysmon's next look finds its `schedtick` unchanged and the
+//!   ring non-empty, and wakes an M (`sysmon::run`, through the fenced S2–S6); that M
+//!   steals once the owner has been [`STUCK`]. Once sysmon has seen a ring holding Gs
+//!   beside an idle P it looks at least every millisecond (`WATCH_DELAY`; a sysmon
+//!   that had backed off to 10 ms sees the ring at its next look), so such a G waits
+//!   one or two of sysmon's periods for a thief, where a wake-up would have had it
+//!   stolen within microseconds: the price, for a G that readies a few others and then
+//!   computes without switching. (The first G it pushes out may be left to it; the
+//!   next, pushed out [`PATIENCE`] later without a switch, wakes an M. The G it readied
+//!   last sits in `runnext`, which no wake-up ever covered: it waited for sysmon's look
+//!   before this change too, and that look now wakes an M for the ring as well.)
+//! - L4. sysmon's backstop for work queued beside an idle P skips a ring of at most
+//!   [`PATIENT_RING`] Gs whose owner switched since the previous look: a wake-up per
+//!   look would undo L1 (measured: up to 0.0003 per receive in `select4`, each a
+//!   steal). L3 covers the owner that stops.
+//!
+//! Why nothing is stranded: L1 is the unfenced check's argument (`idle.rs`, "a running
+//! P that pushed onto its own queue ... will run the work itself"), without the check:
+//! the pusher owns the ring and is running. Its M either comes back to its queues (L2,
+//! or `find_runnable` when its G blocks), or stays in one G — which L3 sees, with the
+//! fenced check that keeps the no-lost-wake-up promise against the last spinner's T4.
+//! A P in a blocking call is sysmon's too (R1–R2 of `syscall.rs`: queued work is a
+//! reason to retake it). The loom models `patient_*` in `loom-tests/tests/sched_idle.rs`
+//! check it, and that without sysmon's look a busy owner strands the G.
+//!
+//! Orderings: L1 reads the owner's own counters (`schedtick` Relaxed, `ring_pops` its
+//! own) and its ring's ends (Acquire, as every reader); L4 and the period of L3 read
+//! the same snapshots sysmon's other looks read. They decide only whether to wake, and
+//! a stale value costs a wake-up sent or skipped once; the rescue itself is L3's
+//! fenced S2–S6, whose S2 pairs with the last spinner's T3 (`idle.rs`).
+//!
+//! Rejected:
+//!
+//! - A thief that marks the Ps whose small rings it saw drained as "watched" before it
+//!   sleeps, the owner skipping the wake-up only for a watched P, any steal clearing
+//!   the mark: under load each wake-up ended in a steal (above), which cleared the mark,
+//!   so the wake-ups went on (0.0009–0.0034 per receive, against 0.0009–0.0037).
+//! - The owner skipping only while no other thread took from its ring since its last
+//!   wake-up: the same — the steal each wake-up caused re-armed the next.
+//! - The owner skipping only if it took from its ring since the previous push-out, or
+//!   that was less than [`STUCK`] ago: no clear gain (0–0.0016 wake-ups per receive,
+//!   against 0–0.0030); under load the owner's thread is off the CPU for milliseconds
+//!   between two pushes.
+//! - Skipping for every small ring, whatever the owner does: as good for `select4`,
+//!   but a G that readies several others, computing between them, would leave all of
+//!   them to sysmon's look instead of the first only (reasoned, not measured).
+//! - A longer [`STUCK`] (50 µs, measured at the previous stop): no change beyond the
+//!   noise; an owner off the CPU is off it for a time slice, milliseconds.
+//! - A thief that sleeps with a timeout to look again: a sleep loop instead of a
+//!   wake-up; sysmon already looks at every P.
 
 use super::g::G;
 use super::m::M;
 use super::p::P;
+use super::patience::{PATIENCE, PATIENT_RING, STUCK};
 use super::runtime::Runtime;
 use super::switch::run_timers;
 use super::traced;
@@ -92,13 +166,6 @@ use std::time::{Duration, Instant};
 
 /// Steal rounds over all victims.
 const STEAL_ROUNDS: usize = 4;
-/// Rings holding at most this many Gs are left to an owner that is getting to them.
-const PATIENT_RING: usize = 4;
-/// An owner that has not switched Gs for this long is stuck in one: its ring is taken.
-/// (Go's thief waits 3 µs before it takes a running P's `runnext`.)
-const STUCK: Duration = Duration::from_micros(5);
-/// A small ring nothing has left for this long is taken, however busy its owner.
-const PATIENCE: Duration = Duration::from_micros(50);
 /// How often a waiting thief reads an owner's `schedtick`.
 const TICK_POLL: Duration = Duration::from_micros(2);
 

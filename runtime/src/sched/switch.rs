@@ -20,7 +20,7 @@
 use super::g::{FRESH, G};
 use super::locals;
 use super::m::{M, Pending, current_m};
-use super::p::{P, exit_begins, free_stack, take_stack};
+use super::p::{P, PLocal, exit_begins, free_stack, take_stack};
 use super::pinned;
 use super::queue::{self, Local};
 use super::ready::{push_local, unpark_timer};
@@ -105,11 +105,11 @@ impl M {
                     local.runnext_streak += 1;
                     Some(g)
                 }
-                None => q.pop(),
+                None => pop_own(&mut q, local),
             }
         } else {
             local.runnext_streak = 0;
-            q.pop().or_else(|| q.take_runnext())
+            pop_own(&mut q, local).or_else(|| q.take_runnext())
         };
         // SAFETY: queued Gs are live headers.
         g.or_else(|| inject_batch(rt, &mut q))
@@ -349,4 +349,15 @@ pub(crate) fn run_timers(p: &P, now: Option<u64>) -> usize {
         Some(now) => p.timers.run(now, unpark_timer),
         None => 0,
     }
+}
+
+/// The owner pops its ring's head, and counts it (L1 of `steal.rs`: whether the owner
+/// gets to its ring).
+#[inline]
+fn pop_own(q: &mut Local<'_, G>, local: &mut PLocal) -> Option<*mut G> {
+    let g = q.pop();
+    if g.is_some() {
+        local.ring_pops = local.ring_pops.wrapping_add(1);
+    }
+    g
 }

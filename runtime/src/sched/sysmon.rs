@@ -10,7 +10,8 @@
 //!   G that then kept running; see `ready::ready`);
 //! - wakes an M to steal from its ring, if one is idle and nobody spins (sysmon does
 //!   that for any P whose ring holds work while others idle: the backstop for a
-//!   wake-up a running P skipped);
+//!   wake-up a running P skipped — but not for a small ring whose owner switched since
+//!   the previous look, L4 of `steal.rs`);
 //! - after 10 ms, sets its `preempt` flag, which `gogreen::preempt_point` checks.
 //!
 //! # Blocking calls' Ps
@@ -66,6 +67,7 @@ use super::deadlock::{self, Verdict};
 use super::g::G;
 use super::handoff::give_up_p;
 use super::p::P;
+use super::patience::PATIENT_RING;
 use super::runtime::{AWAKE, Runtime, SLEEP_LONG, SLEEP_SHORT};
 use super::schedtrace::Schedtrace;
 use super::sleeper::NEVER;
@@ -79,6 +81,10 @@ use std::time::{Duration, Instant};
 
 const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
+/// How often sysmon looks at least while it sees Gs queued on a ring beside an idle P
+/// (`steal.rs`, L3): a G left on a small ring whose owner stopped switching waits one
+/// or two of sysmon's periods for a thief.
+const WATCH_DELAY: Duration = Duration::from_millis(1);
 /// How soon sysmon looks again when the deadlock check found timers being fired.
 const SETTLE: Duration = Duration::from_millis(1);
 /// Rounds with nothing to do before the period starts doubling.
@@ -266,9 +272,17 @@ fn run(rt: &'static Runtime) -> ! {
         }
         // A missed wake-up (see `ready::submit_new`), or a P that went idle with work
         // because no M could be started (`handoff.rs`), leaves work queued beside an
-        // idle P: one look per period catches it.
+        // idle P: one look per period catches it. Not a small ring whose owner switched
+        // since the previous look (L4 of `steal.rs`): it gets to the ring, and a wake-up
+        // per look would undo L1; if the owner stops switching, the look above wakes an M.
         if rt.idle.npidle() > 0
-            && (!rt.inject.is_empty() || rt.in_play().any(|p| !p.runq.ring_is_empty()))
+            && (!rt.inject.is_empty()
+                || rt.ps.iter().zip(&seen).any(|(p, seen)| {
+                    let switching = seen.since == now && p.syscall.current() == 0;
+                    p.in_play.load(Ordering::Acquire)
+                        && !p.runq.ring_is_empty()
+                        && !(switching && p.runq.len() <= PATIENT_RING)
+                }))
             && wake_idle(rt)
         {
             acted = true;
@@ -302,6 +316,11 @@ fn run(rt: &'static Runtime) -> ! {
             if idle_rounds > IDLE_ROUNDS {
                 delay = (delay * 2).min(MAX_DELAY);
             }
+        }
+        // L3 of `steal.rs`: Gs may sit on a small ring without a wake-up, left to an
+        // owner that switches; sysmon is the one to notice it stop.
+        if rt.idle.npidle() > 0 && rt.in_play().any(|p| !p.runq.ring_is_empty()) {
+            delay = delay.min(WATCH_DELAY);
         }
     }
 }

@@ -2,6 +2,7 @@
 //! work runs in parallel (step S6 of the idle protocol in `idle.rs`); and the limit on
 //! how many OS threads the scheduler may start.
 
+use super::counters::GLOBAL;
 use super::m::M;
 use super::runtime::Runtime;
 use super::traced;
@@ -24,6 +25,7 @@ pub(crate) fn wakep(rt: &'static Runtime) {
     match rt.idle.take_idle() {
         None => rt.idle.cancel_spin(),
         Some((p, m)) => {
+            GLOBAL.m_wakeups.add(1);
             if let Err(e) = start_m(rt, p, m, true) {
                 // The P goes back to the idle list; its work waits for the running Ms.
                 warn_no_thread(&e);

@@ -13,6 +13,7 @@
 //! `pinned.rs`), sleeps when it has no P (after that, or when a G back from a blocking
 //! call found none), and ends the thread of an M whose locked G exited.
 
+use super::counters::GLOBAL;
 use super::g::G;
 use super::handoff::{give_up_p, retire_p};
 use super::m::M;
@@ -235,6 +236,7 @@ fn any_work(rt: &Runtime) -> bool {
 /// queue, and an M is woken for them as for any G readied off a P — perhaps this one,
 /// handed a P through `nextp`.
 fn stop_m(rt: &'static Runtime, m: &'static M) {
+    GLOBAL.m_sleeps.add(1);
     if crate::trace::on() {
         traced::idle_begin(m);
     }
