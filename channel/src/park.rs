@@ -61,14 +61,23 @@ pub struct Unparker {
     vtable: &'static UnparkerVTable,
 }
 
+/// [`UnparkerVTable::clone`]: the `(data, tag)` of a new handle from those of another.
+pub type CloneFn = unsafe fn(*const (), usize) -> (*const (), usize);
+
 /// The functions behind an [`Unparker`]; see [`Unparker::from_raw`].
+///
+/// `clone` and `drop` are both given or both `None`. `None` says that a handle owns
+/// nothing (a green thread's: its header is never freed), so that a copy of its parts is
+/// another handle and dropping one does nothing: every rendezvous clones the waiter's
+/// handle and drops the clone, and an indirect call each way would be a tenth of the
+/// wait list's work.
 pub struct UnparkerVTable {
     /// Returns the `(data, tag)` of a new handle to the same context.
-    pub clone: unsafe fn(*const (), usize) -> (*const (), usize),
+    pub clone: Option<CloneFn>,
     /// Wakes the context, or leaves it a token if it is not parked.
     pub unpark: unsafe fn(*const (), usize),
     /// Releases whatever the handle owns.
-    pub drop: unsafe fn(*const (), usize),
+    pub drop: Option<unsafe fn(*const (), usize)>,
 }
 
 // SAFETY: `from_raw` requires the vtable's functions to be callable from any thread
@@ -84,8 +93,14 @@ impl Unparker {
     ///
     /// The vtable's functions must be safe to call from any thread, any number of times
     /// (`drop` once per handle), with this `data` and `tag`; `clone` must return parts
-    /// valid for the same vtable.
+    /// valid for the same vtable. Without `clone` and `drop`, copies of `data` and `tag`
+    /// must stay valid for as long as anyone holds them.
     pub unsafe fn from_raw(data: *const (), tag: usize, vtable: &'static UnparkerVTable) -> Self {
+        debug_assert_eq!(
+            vtable.clone.is_some(),
+            vtable.drop.is_some(),
+            "gogreen: fatal: an unparker vtable with only one of clone and drop"
+        );
         Unparker { data, tag, vtable }
     }
 
@@ -115,8 +130,12 @@ impl Unparker {
 impl Clone for Unparker {
     #[inline]
     fn clone(&self) -> Self {
-        // SAFETY: `from_raw`'s contract.
-        let (data, tag) = unsafe { (self.vtable.clone)(self.data, self.tag) };
+        let (data, tag) = match self.vtable.clone {
+            // SAFETY: `from_raw`'s contract.
+            Some(clone) => unsafe { clone(self.data, self.tag) },
+            // A handle that owns nothing: the copy is a handle too (`from_raw`).
+            None => (self.data, self.tag),
+        };
         Unparker {
             data,
             tag,
@@ -128,8 +147,10 @@ impl Clone for Unparker {
 impl Drop for Unparker {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: `from_raw`'s contract; each handle is dropped once.
-        unsafe { (self.vtable.drop)(self.data, self.tag) }
+        if let Some(drop) = self.vtable.drop {
+            // SAFETY: `from_raw`'s contract; each handle is dropped once.
+            unsafe { drop(self.data, self.tag) }
+        }
     }
 }
 
@@ -394,9 +415,9 @@ mod os {
     }
 
     pub(super) static VTABLE: UnparkerVTable = UnparkerVTable {
-        clone,
+        clone: Some(clone),
         unpark,
-        drop,
+        drop: Some(drop),
     };
 
     pub(super) fn current() -> Unparker {
@@ -436,7 +457,10 @@ mod os {
         unsafe { Arc::decrement_strong_count(data as *const Parker) }
     }
 
+    // Out of line: inlined into `park_for`, its thread-local address is computed ahead
+    // of every green thread's park too.
     #[cfg(not(loom))]
+    #[inline(never)]
     pub(super) fn park(deadline: Option<Instant>) {
         if ME.try_with(|me| me.park(deadline)).is_err() {
             // In a thread-local destructor: the handles are detached ones (`current`),

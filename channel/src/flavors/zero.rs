@@ -285,7 +285,7 @@ impl<T> Channel<T> {
     ///
     /// `raw` is the packet of a sender this thread selected, untouched since; `unparker`
     /// wakes that sender.
-    #[inline]
+    #[inline(always)]
     unsafe fn take_from<R: Received<T>>(raw: *mut Packet<T>, unparker: Unparker) -> R {
         // SAFETY: alive until we set `ready` (on the sender's stack) or until we free it
         // (on the heap).
@@ -361,7 +361,7 @@ impl<T> Channel<T> {
     /// # Safety
     ///
     /// `msg` is a message in (see `channel.rs`).
-    #[inline(never)]
+    #[inline(always)]
     unsafe fn send_blocking(
         &self,
         mut inner: MutexGuard<'_, Inner>,
@@ -369,7 +369,7 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<()>> {
         let packet = Packet::plain(msg as *mut T);
-        let waiter = Waiter::new(WaitReason::Send);
+        let waiter = Waiter::plain(WaitReason::Send, deadline);
         let entry = Entry::new(&waiter);
         entry.packet.set(&packet as *const Packet<T> as *mut ());
         // SAFETY: `entry`, `packet` and (the caller's contract) the message stay put until
@@ -429,7 +429,7 @@ impl<T> Channel<T> {
     /// A message larger than [`LAND_ON_HEAP`] lands in a heap box: a landing place on the
     /// stack would be one more copy of it there, besides the caller's. The allocation is
     /// small next to what a blocking hand-off costs anyway (two context switches).
-    #[inline(never)]
+    #[inline(always)]
     fn recv_blocking<R: Received<T>>(
         &self,
         inner: MutexGuard<'_, Inner>,
@@ -461,7 +461,7 @@ impl<T> Channel<T> {
 
     /// Waits, with a packet on this frame pointing at `out`, until a sender fills it;
     /// returns what ended the wait if it was not that.
-    #[inline(never)]
+    #[inline(always)]
     fn wait_for_sender(
         &self,
         mut inner: MutexGuard<'_, Inner>,
@@ -469,7 +469,7 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
     ) -> Result<(), Selected> {
         let packet = Packet::plain(out);
-        let waiter = Waiter::new(WaitReason::Recv);
+        let waiter = Waiter::plain(WaitReason::Recv, deadline);
         let entry = Entry::new(&waiter);
         entry.packet.set(&packet as *const Packet<T> as *mut ());
         // SAFETY: `entry`, `packet` and (in the caller's frame or box) `out` stay put
@@ -524,6 +524,19 @@ impl<T> Channel<T> {
 
     pub(crate) fn is_disconnected(&self) -> bool {
         self.inner.lock().is_disconnected
+    }
+}
+
+impl Waiter {
+    /// The waiter of a plain `send` or `recv`: one entry, in this channel's one list; a
+    /// sole waiter (`waiter.rs`) unless a deadline lets it end the wait itself.
+    #[inline]
+    fn plain(why: WaitReason, deadline: Option<Instant>) -> Waiter {
+        if deadline.is_none() {
+            Waiter::sole(why)
+        } else {
+            Waiter::new(why)
+        }
     }
 }
 

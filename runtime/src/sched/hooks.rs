@@ -31,13 +31,13 @@ static PARK_HOOKS: Hooks = Hooks {
 };
 
 static G_UNPARKER: UnparkerVTable = UnparkerVTable {
-    // A G's unparker owns nothing: headers are never freed.
-    clone: |data, tag| (data, tag),
+    // A G's unparker owns nothing: headers are never freed, so a copy is a handle too.
+    clone: None,
     unpark: |data, tag| {
         // SAFETY: `data` is a G header (never freed); `tag` its generation at creation.
         unpark_g(unsafe { &*(data as *const G) }, tag as u32);
     },
-    drop: |_, _| {},
+    drop: None,
 };
 
 /// An unparker for `g`'s current task.
