@@ -9,13 +9,17 @@ use super::m::current_m_raw;
 use super::ready::ready;
 use crate::stack::grow::BoundsHooks;
 use crate::stack::{Bounds, overflow};
-use gogreen_channel::park::{Hooks, Unparker, UnparkerVTable};
+use gogreen_channel::park::{Hooks, UnparkerVTable};
+use std::ptr::NonNull;
 
 /// Plugs the scheduler into every seam. Called before the runtime is published: the
 /// hooks only ever act inside green threads, which exist only after that, so no G can
 /// miss them.
 pub(crate) fn install() {
-    let _ = gogreen_channel::park::install(&PARK_HOOKS);
+    // SAFETY: `current` returns a G header's address and its task's generation;
+    // `G_UNPARKER`'s functions are thread-safe and need nothing from `data` but a G
+    // header address, which stays valid forever (headers are never freed).
+    let _ = unsafe { gogreen_channel::park::install(&PARK_HOOKS) };
     overflow::install(overflow_lookup);
     crate::stack::grow::install(&BOUNDS_HOOKS);
     crate::stack::panic::install();
@@ -24,7 +28,10 @@ pub(crate) fn install() {
 /// Each hook answers for a G that waits as a green thread (`calls.rs`); a G inside a
 /// blocking call holds no P, and the seam falls back to its OS thread for it.
 static PARK_HOOKS: Hooks = Hooks {
-    current: || schedulable().map(|(_, g)| unparker(g)),
+    current: || {
+        schedulable().map(|(_, g)| (NonNull::from(g).cast(), g.state.generation() as usize))
+    },
+    unparker: &G_UNPARKER,
     park: park_current,
     snooze: yield_current,
     os_thread_parked: super::deadlock::os_thread_parked,
@@ -39,19 +46,6 @@ static G_UNPARKER: UnparkerVTable = UnparkerVTable {
     },
     drop: None,
 };
-
-/// An unparker for `g`'s current task.
-pub(crate) fn unparker(g: &'static G) -> Unparker {
-    // SAFETY: the vtable's functions are thread-safe and need nothing from `data` but
-    // a G header address, which stays valid forever.
-    unsafe {
-        Unparker::from_raw(
-            g as *const G as *const (),
-            g.state.generation() as usize,
-            &G_UNPARKER,
-        )
-    }
-}
 
 /// Wakes `g` if it still runs task generation `generation`. Returns whether it was parked.
 fn unpark_g(g: &G, generation: u32) -> bool {
