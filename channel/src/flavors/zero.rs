@@ -17,7 +17,9 @@
 //! message is read (a receive). The packet address travels in the wait-list entry.
 //!
 //! A sender that finds a waiting receiver R:
-//! 1. under the lock, selects R (clones R's unparker, unlinks R's entry, CAS on R's state);
+//! 1. under the lock, selects R (clones R's unparker, unlinks R's entry, CAS on R's state
+//!    — a Release store if R is a plain operation without a deadline, a *sole* waiter that
+//!    only lock holders select, see `waiter.rs`);
 //! 2. after unlocking, moves the message to where R's packet points, sets `ready`
 //!    (Release), and wakes R through the clone;
 //! 3. R sees its state, waits for `ready` (Acquire) and takes the message.
