@@ -302,6 +302,16 @@ pub struct Hooks {
     /// Parks the calling green thread until it is unparked (or holds a token), or
     /// until the deadline passes; the reason says what it waits for.
     pub park: fn(Option<Instant>, WaitReason) -> bool,
+    /// Parks the calling green thread, which holds the lock its only real waker must
+    /// take, and releases it — `unlock(lock)` — once the park is committed, so that the
+    /// waker finds it parked and no wake-up token is needed (see [`park_unlocking`]).
+    /// Returns `false`, doing nothing, if it cannot (not a green thread, or one that
+    /// must stay on its thread): the seam then unlocks, and the caller waits as usual.
+    ///
+    /// # Safety
+    ///
+    /// As for [`park_unlocking`].
+    pub park_unlocking: unsafe fn(WaitReason, unsafe fn(*const ()), *const ()) -> bool,
     /// Lets other green threads run before the caller continues.
     pub snooze: fn() -> bool,
     /// Called on an OS thread (not a green thread) that parks here with no deadline,
@@ -371,6 +381,32 @@ pub fn park_for(deadline: Option<Instant>, why: WaitReason) {
         return;
     }
     os::park(deadline)
+}
+
+/// Parks the caller, waiting for `why`, while it holds a lock that `unlock(lock)`
+/// releases: a green thread keeps the lock across its switch, and its scheduler
+/// releases it once the park is committed (a store where [`park_for`] needs a
+/// read-modify-write: "Parking under the waker's lock" in the runtime's `state.rs`).
+/// Anywhere else the lock is released at once and this returns: the caller then waits
+/// as usual, re-checking its condition ([`park_for`] in a loop), which it must do after
+/// this call anyway — a stale wake-up may end it early.
+///
+/// # Safety
+///
+/// The caller holds the lock, and `unlock(lock)` releases it from any thread; `lock`
+/// (not on the caller's stack) outlives the wait. Every wake-up the caller waits for
+/// comes from a thread that takes that lock first: no other thread may unpark it but
+/// one holding an old, stale unparker (a deadline, for one, would break this).
+#[inline]
+pub unsafe fn park_unlocking(why: WaitReason, unlock: unsafe fn(*const ()), lock: *const ()) {
+    if let Some(h) = hooks()
+        // SAFETY: the caller's contract is the hook's.
+        && unsafe { (h.park_unlocking)(why, unlock, lock) }
+    {
+        return;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { unlock(lock) }
 }
 
 /// The OS threads parked in this seam right now with no deadline and no wake-up

@@ -37,6 +37,12 @@
 //! That spares one read-modify-write per hand-off. Every other waiter (a `select`, an
 //! operation with a deadline, the buffered flavors' waits, which abort themselves after
 //! their last look) keeps the CAS, because its owner may end the wait without the lock.
+//!
+//! It spares a second one in the park: since only a holder of that lock can wake a sole
+//! waiter for real, a green thread keeps the lock across its switch and its scheduler
+//! commits the park with a store before releasing it (`park::park_unlocking`, used by
+//! `flavors::zero`; the argument is "Parking under the waker's lock" in the runtime's
+//! `state.rs`).
 
 use std::time::Instant;
 

@@ -29,6 +29,15 @@ fn record_depth(_deadline: Option<Instant>, _why: WaitReason) -> bool {
     false // fall back to parking the OS thread
 }
 
+/// Declines: the seam unlocks, and the receive waits through `record_depth`.
+unsafe fn no_park_unlocking(
+    _why: WaitReason,
+    _unlock: unsafe fn(*const ()),
+    _lock: *const (),
+) -> bool {
+    false
+}
+
 fn no_snooze() -> bool {
     false
 }
@@ -44,6 +53,7 @@ static HOOKS: Hooks = Hooks {
     current: no_green_thread,
     unparker: &NO_UNPARKER,
     park: record_depth,
+    park_unlocking: no_park_unlocking,
     snooze: no_snooze,
     os_thread_parked: || {},
 };

@@ -33,6 +33,11 @@
 //!
 //! The waker unparks only after it is done with the packet, so a woken owner rarely has to
 //! wait for `ready`; `ready` covers the case where the owner saw its state while spinning.
+//!
+//! A plain operation that blocks registers under the lock and, as a sole waiter in a
+//! green thread, parks still holding it: its scheduler releases the lock once the park
+//! is committed (`Channel::unlock_to_wait`), so the waker, which needs the lock to find
+//! it, always finds it parked.
 
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
@@ -45,7 +50,7 @@ use crate::backoff::Spin;
 use crate::err::{Received, SendTimeoutError, TrySendError};
 use crate::flavors::defer;
 use crate::loom::{AtomicBool, Mutex, MutexGuard};
-use crate::park::{Unparker, WaitReason};
+use crate::park::{self, Unparker, WaitReason};
 use crate::token::{SelectHandle, Token};
 use crate::waiter::{ENTRY_SLOT_WORDS, Entry, Selected, Waiter};
 use crate::waitlist::{CLOSE_BATCH, WaitList, Wakeup};
@@ -381,7 +386,7 @@ impl<T> Channel<T> {
         unsafe { inner.senders.register(&entry) };
         inner.version += 1;
         inner.receivers.notify_observers();
-        drop(inner);
+        Self::unlock_to_wait(inner, waiter.is_sole(), WaitReason::Send);
         match waiter.spin_then_wait_until(deadline) {
             Selected::Operation(_) => {
                 packet.wait_ready();
@@ -481,7 +486,7 @@ impl<T> Channel<T> {
         unsafe { inner.receivers.register(&entry) };
         inner.version += 1;
         inner.senders.notify_observers();
-        drop(inner);
+        Self::unlock_to_wait(inner, waiter.is_sole(), WaitReason::Recv);
         match waiter.spin_then_wait_until(deadline) {
             Selected::Operation(_) => {
                 packet.wait_ready();
@@ -492,6 +497,38 @@ impl<T> Channel<T> {
                 Err(sel)
             }
         }
+    }
+
+    /// Releases the lock after a plain operation registered its entry, before it waits.
+    ///
+    /// A sole waiter (`waiter.rs`) is woken only by a holder of this lock (or spuriously,
+    /// by a stale unparker), so a green thread keeps the lock across its switch and its
+    /// scheduler releases it once the park is committed, with a store where a park
+    /// otherwise needs a CAS (`park::park_unlocking`). Anywhere else, and for other
+    /// waiters, the lock is released here. Either way the wait that follows re-checks
+    /// the waiter's state first.
+    #[inline(always)]
+    fn unlock_to_wait(inner: MutexGuard<'_, Inner>, sole: bool, why: WaitReason) {
+        #[cfg(not(loom))]
+        if sole {
+            let mutex = MutexGuard::leak(inner);
+            // SAFETY: (1) we hold the lock, whose guard we just leaked, and `unlock_raw`
+            // releases it from any thread; (2) the mutex lives in the channel, which our
+            // caller's handle keeps alive until the wait ends; (3) a sole waiter is
+            // woken only by a thread that takes this lock first, or by a stale unparker
+            // (`waiter.rs`, "Sole waiters").
+            unsafe {
+                park::park_unlocking(
+                    why,
+                    Mutex::<Inner>::unlock_raw,
+                    mutex as *const Mutex<Inner> as *const (),
+                )
+            };
+            return;
+        }
+        #[cfg(loom)]
+        let _ = (sole, why);
+        drop(inner);
     }
 
     /// Closes the channel; returns whether this call did it. Wakes everyone blocked.

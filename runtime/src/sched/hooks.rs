@@ -3,7 +3,7 @@
 //! the running green thread, and the panic hook that moves to a bigger stack
 //! (`stack::panic`).
 
-use super::calls::{current_g, park_current, schedulable, yield_current};
+use super::calls::{current_g, park_current, park_current_unlocking, schedulable, yield_current};
 use super::g::G;
 use super::m::current_m_raw;
 use super::ready::ready;
@@ -33,6 +33,7 @@ static PARK_HOOKS: Hooks = Hooks {
     },
     unparker: &G_UNPARKER,
     park: park_current,
+    park_unlocking: park_current_unlocking,
     snooze: yield_current,
     os_thread_parked: super::deadlock::os_thread_parked,
 };
