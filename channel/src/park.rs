@@ -4,7 +4,8 @@
 //! through three calls — [`current`] ("give me a handle that wakes me"), [`park_for`]
 //! ("sleep until woken or until a deadline, waiting for this", [`park`] when the
 //! caller does not say what for) and [`snooze`] ("let someone else run for a moment")
-//! — and this module decides who "me" is:
+//! — and this module decides who "me" is. (A fourth, [`park_unlocking`], is for a waiter
+//! whose only real waker must take a lock the waiter holds: it parks holding it.)
 //!
 //! - inside a green thread, the runtime that installed its [`Hooks`] parks the green
 //!   thread (only the G sleeps; its OS thread runs other Gs);
