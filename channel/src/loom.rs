@@ -133,6 +133,35 @@ pub(crate) struct MutexGuard<'a, T> {
 }
 
 #[cfg(not(loom))]
+impl<'a, T> MutexGuard<'a, T> {
+    /// Gives up the guard but keeps the lock held: someone must call
+    /// [`Mutex::unlock_raw`] for it (the park seam's `park_unlocking`).
+    #[inline]
+    pub(crate) fn leak(guard: MutexGuard<'a, T>) -> &'a Mutex<T> {
+        let mutex = guard.mutex;
+        std::mem::forget(guard);
+        mutex
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> Mutex<T> {
+    /// Releases a lock whose guard was leaked ([`MutexGuard::leak`]), through a pointer
+    /// to the mutex, from any thread.
+    ///
+    /// # Safety
+    ///
+    /// `mutex` points to a live `Mutex<T>` that is locked, and whose guard was leaked;
+    /// nothing touches its value under that leaked hold any more.
+    pub(crate) unsafe fn unlock_raw(mutex: *const ()) {
+        // SAFETY: the caller's contract.
+        let mutex = unsafe { &*(mutex as *const Mutex<T>) };
+        // Release: as in `MutexGuard::drop`.
+        mutex.locked.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(not(loom))]
 impl<T> std::ops::Deref for MutexGuard<'_, T> {
     type Target = T;
     #[inline]

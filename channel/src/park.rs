@@ -4,7 +4,8 @@
 //! through three calls — [`current`] ("give me a handle that wakes me"), [`park_for`]
 //! ("sleep until woken or until a deadline, waiting for this", [`park`] when the
 //! caller does not say what for) and [`snooze`] ("let someone else run for a moment")
-//! — and this module decides who "me" is:
+//! — and this module decides who "me" is. (A fourth, [`park_unlocking`], is for a waiter
+//! whose only real waker must take a lock the waiter holds: it parks holding it.)
 //!
 //! - inside a green thread, the runtime that installed its [`Hooks`] parks the green
 //!   thread (only the G sleeps; its OS thread runs other Gs);
@@ -48,6 +49,7 @@
 //! listed, so that the runtime can look again when the last thread blocks.
 
 use std::fmt;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Instant;
 
@@ -61,14 +63,23 @@ pub struct Unparker {
     vtable: &'static UnparkerVTable,
 }
 
+/// [`UnparkerVTable::clone`]: the `(data, tag)` of a new handle from those of another.
+pub type CloneFn = unsafe fn(*const (), usize) -> (*const (), usize);
+
 /// The functions behind an [`Unparker`]; see [`Unparker::from_raw`].
+///
+/// `clone` and `drop` are both given or both `None`. `None` says that a handle owns
+/// nothing (a green thread's: its header is never freed), so that a copy of its parts is
+/// another handle and dropping one does nothing: every rendezvous clones the waiter's
+/// handle and drops the clone, and an indirect call each way would be a tenth of the
+/// wait list's work.
 pub struct UnparkerVTable {
     /// Returns the `(data, tag)` of a new handle to the same context.
-    pub clone: unsafe fn(*const (), usize) -> (*const (), usize),
+    pub clone: Option<CloneFn>,
     /// Wakes the context, or leaves it a token if it is not parked.
     pub unpark: unsafe fn(*const (), usize),
     /// Releases whatever the handle owns.
-    pub drop: unsafe fn(*const (), usize),
+    pub drop: Option<unsafe fn(*const (), usize)>,
 }
 
 // SAFETY: `from_raw` requires the vtable's functions to be callable from any thread
@@ -84,8 +95,14 @@ impl Unparker {
     ///
     /// The vtable's functions must be safe to call from any thread, any number of times
     /// (`drop` once per handle), with this `data` and `tag`; `clone` must return parts
-    /// valid for the same vtable.
+    /// valid for the same vtable. Without `clone` and `drop`, copies of `data` and `tag`
+    /// must stay valid for as long as anyone holds them.
     pub unsafe fn from_raw(data: *const (), tag: usize, vtable: &'static UnparkerVTable) -> Self {
+        debug_assert_eq!(
+            vtable.clone.is_some(),
+            vtable.drop.is_some(),
+            "gogreen: fatal: an unparker vtable with only one of clone and drop"
+        );
         Unparker { data, tag, vtable }
     }
 
@@ -115,8 +132,12 @@ impl Unparker {
 impl Clone for Unparker {
     #[inline]
     fn clone(&self) -> Self {
-        // SAFETY: `from_raw`'s contract.
-        let (data, tag) = unsafe { (self.vtable.clone)(self.data, self.tag) };
+        let (data, tag) = match self.vtable.clone {
+            // SAFETY: `from_raw`'s contract.
+            Some(clone) => unsafe { clone(self.data, self.tag) },
+            // A handle that owns nothing: the copy is a handle too (`from_raw`).
+            None => (self.data, self.tag),
+        };
         Unparker {
             data,
             tag,
@@ -128,8 +149,10 @@ impl Clone for Unparker {
 impl Drop for Unparker {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: `from_raw`'s contract; each handle is dropped once.
-        unsafe { (self.vtable.drop)(self.data, self.tag) }
+        if let Some(drop) = self.vtable.drop {
+            // SAFETY: `from_raw`'s contract; each handle is dropped once.
+            unsafe { drop(self.data, self.tag) }
+        }
     }
 }
 
@@ -268,11 +291,28 @@ impl fmt::Display for WaitReason {
 /// `park`/`snooze` return `false` when the caller is not a green thread, and the seam
 /// then falls back to the OS thread.
 pub struct Hooks {
-    /// An unparker for the calling green thread.
-    pub current: fn() -> Option<Unparker>,
+    /// An unparker for the calling green thread, as the `data` and `tag` of an
+    /// [`Unparker`] whose vtable is [`Hooks::unparker`]. Two words and not an `Unparker`,
+    /// so that they come back in registers: a three-word `Unparker` comes back through
+    /// memory, and the caller's copy of it, one wide load over the callee's narrower
+    /// stores, stalled on store forwarding — about a tenth of a blocking rendezvous's time
+    /// (`perf annotate`, `ping_pong`).
+    pub current: fn() -> Option<(NonNull<()>, usize)>,
+    /// The vtable of the unparkers that `current` describes.
+    pub unparker: &'static UnparkerVTable,
     /// Parks the calling green thread until it is unparked (or holds a token), or
     /// until the deadline passes; the reason says what it waits for.
     pub park: fn(Option<Instant>, WaitReason) -> bool,
+    /// Parks the calling green thread, which holds the lock its only real waker must
+    /// take, and releases it — `unlock(lock)` — once the park is committed, so that the
+    /// waker finds it parked and no wake-up token is needed (see [`park_unlocking`]).
+    /// Returns `false`, doing nothing, if it cannot (not a green thread, or one that
+    /// must stay on its thread): the seam then unlocks, and the caller waits as usual.
+    ///
+    /// # Safety
+    ///
+    /// As for [`park_unlocking`].
+    pub park_unlocking: unsafe fn(WaitReason, unsafe fn(*const ()), *const ()) -> bool,
     /// Lets other green threads run before the caller continues.
     pub snooze: fn() -> bool,
     /// Called on an OS thread (not a green thread) that parks here with no deadline,
@@ -286,7 +326,12 @@ static HOOKS: AtomicPtr<Hooks> = AtomicPtr::new(std::ptr::null_mut());
 
 /// Plugs a green-thread runtime into the seam. One runtime per process: a second call
 /// with other hooks returns `Err` and leaves the first in place.
-pub fn install(hooks: &'static Hooks) -> Result<(), &'static Hooks> {
+///
+/// # Safety
+///
+/// Every `(data, tag)` that `hooks.current` returns must meet [`Unparker::from_raw`]'s
+/// contract with the vtable `hooks.unparker`: the seam makes unparkers of them.
+pub unsafe fn install(hooks: &'static Hooks) -> Result<(), &'static Hooks> {
     let new = hooks as *const Hooks as *mut Hooks;
     // Release pairs with the Acquire in `hooks()`: whoever sees the pointer sees the table.
     match HOOKS.compare_exchange(
@@ -311,8 +356,11 @@ fn hooks() -> Option<&'static Hooks> {
 /// An unparker for the caller: its green thread if it runs in one, else its OS thread.
 #[inline]
 pub fn current() -> Unparker {
-    if let Some(u) = hooks().and_then(|h| (h.current)()) {
-        return u;
+    if let Some(h) = hooks()
+        && let Some((data, tag)) = (h.current)()
+    {
+        // SAFETY: `install`'s contract.
+        return unsafe { Unparker::from_raw(data.as_ptr(), tag, h.unparker) };
     }
     os::current()
 }
@@ -334,6 +382,32 @@ pub fn park_for(deadline: Option<Instant>, why: WaitReason) {
         return;
     }
     os::park(deadline)
+}
+
+/// Parks the caller, waiting for `why`, while it holds a lock that `unlock(lock)`
+/// releases: a green thread keeps the lock across its switch, and its scheduler
+/// releases it once the park is committed (a store where [`park_for`] needs a
+/// read-modify-write: "Parking under the waker's lock" in the runtime's `state.rs`).
+/// Anywhere else the lock is released at once and this returns: the caller then waits
+/// as usual, re-checking its condition ([`park_for`] in a loop), which it must do after
+/// this call anyway — a stale wake-up may end it early.
+///
+/// # Safety
+///
+/// The caller holds the lock, and `unlock(lock)` releases it from any thread; `lock`
+/// (not on the caller's stack) outlives the wait. Every wake-up the caller waits for
+/// comes from a thread that takes that lock first: no other thread may unpark it but
+/// one holding an old, stale unparker (a deadline, for one, would break this).
+#[inline]
+pub unsafe fn park_unlocking(why: WaitReason, unlock: unsafe fn(*const ()), lock: *const ()) {
+    if let Some(h) = hooks()
+        // SAFETY: the caller's contract is the hook's.
+        && unsafe { (h.park_unlocking)(why, unlock, lock) }
+    {
+        return;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { unlock(lock) }
 }
 
 /// The OS threads parked in this seam right now with no deadline and no wake-up
@@ -394,9 +468,9 @@ mod os {
     }
 
     pub(super) static VTABLE: UnparkerVTable = UnparkerVTable {
-        clone,
+        clone: Some(clone),
         unpark,
-        drop,
+        drop: Some(drop),
     };
 
     pub(super) fn current() -> Unparker {
@@ -436,7 +510,10 @@ mod os {
         unsafe { Arc::decrement_strong_count(data as *const Parker) }
     }
 
+    // Out of line: inlined into `park_for`, its thread-local address is computed ahead
+    // of every green thread's park too.
     #[cfg(not(loom))]
+    #[inline(never)]
     pub(super) fn park(deadline: Option<Instant>) {
         if ME.try_with(|me| me.park(deadline)).is_err() {
             // In a thread-local destructor: the handles are detached ones (`current`),

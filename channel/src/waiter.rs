@@ -18,6 +18,31 @@
 //! - A waker clones the waiter's [`Unparker`] before its CAS, and after the CAS touches the
 //!   record only where a hand-off protocol has the owner wait for it (the rendezvous packet,
 //!   see `flavors::zero`). It wakes the owner through its clone.
+//!
+//! # Sole waiters: a store instead of the CAS
+//!
+//! A blocked rendezvous `send` or `recv` without a deadline has one entry, in one list,
+//! and never ends its wait itself: only wakers holding that list's lock change its state
+//! ([`Waiter::sole`]). Then:
+//!
+//! 1. the owner registers the entry with the state `WAITING`, under the lock;
+//! 2. every waker that changes the state holds the lock, finds the entry linked, and
+//!    unlinks it in the same critical section, before it writes the state; so a linked
+//!    sole entry is always `WAITING`, and the first waker to find it is the only one;
+//! 3. that waker therefore writes its selection with a plain store (Release, paired with
+//!    the owner's Acquire load in [`Waiter::selected`]), where it would otherwise CAS;
+//! 4. the owner, once it reads a state other than `WAITING`, may return: as after the
+//!    CAS, the waker no longer touches the record.
+//!
+//! That spares one read-modify-write per hand-off. Every other waiter (a `select`, an
+//! operation with a deadline, the buffered flavors' waits, which abort themselves after
+//! their last look) keeps the CAS, because its owner may end the wait without the lock.
+//!
+//! It spares a second one in the park: since only a holder of that lock can wake a sole
+//! waiter for real, a green thread keeps the lock across its switch and its scheduler
+//! commits the park with a store before releasing it (`park::park_unlocking`, used by
+//! `flavors::zero`; the argument is "Parking under the waker's lock" in the runtime's
+//! `state.rs`).
 
 use std::time::Instant;
 
@@ -78,6 +103,9 @@ pub(crate) struct Waiter {
     unparker: Unparker,
     /// What the owner waits for, for the park seam (task dumps).
     why: WaitReason,
+    /// Only lock holders change `state` (see "Sole waiters" in the module docs). Set at
+    /// creation, never changed.
+    sole: bool,
 }
 
 impl Waiter {
@@ -89,7 +117,26 @@ impl Waiter {
             state: AtomicUsize::new(WAITING),
             unparker: park::current(),
             why,
+            sole: false,
         }
+    }
+
+    /// A waiter that the caller registers with one entry in one list, and whose wait
+    /// only a waker holding that list's lock ends: never the owner itself (no deadline,
+    /// no abort), never a waker of another list. Wakers then select it with a store (see
+    /// "Sole waiters" in the module docs).
+    #[inline]
+    pub(crate) fn sole(why: WaitReason) -> Waiter {
+        Waiter {
+            sole: true,
+            ..Waiter::new(why)
+        }
+    }
+
+    /// Whether only lock holders change the state ([`Waiter::sole`]).
+    #[inline]
+    pub(crate) fn is_sole(&self) -> bool {
+        self.sole
     }
 
     /// Makes the waiter ready for another round.
@@ -140,6 +187,27 @@ impl Waiter {
             .map_err(Selected::from_usize)
     }
 
+    /// Selects a waiter through its state word, as a waker holding the lock of the list
+    /// in which the waiter's entry is linked, having just unlinked it; `sole` is what
+    /// [`Waiter::is_sole`] said. Returns whether the selection won (always, for a sole
+    /// waiter: steps 2–3 of "Sole waiters" in the module docs).
+    #[inline]
+    pub(crate) fn select_linked(state: &AtomicUsize, sole: bool, sel: Selected) -> bool {
+        if sole {
+            debug_assert_eq!(
+                state.load(Ordering::Relaxed),
+                WAITING,
+                "gogreen: fatal: a linked sole waiter that is not waiting"
+            );
+            // Release pairs with the owner's Acquire in `selected`: it publishes what the
+            // waker wrote before, as the CAS's Release does in `select_through`.
+            state.store(sel.into_usize(), Ordering::Release);
+            true
+        } else {
+            Waiter::select_through(state, sel).is_ok()
+        }
+    }
+
     /// What ended the wait so far.
     #[inline]
     pub(crate) fn selected(&self) -> Selected {
@@ -171,11 +239,20 @@ impl Waiter {
     /// which needs the processor to get anywhere; and a parked green thread is woken
     /// into its waker's `runnext`, where the pair keeps to one core, while a yielding
     /// one waits in the run queue, where idle processors steal it and split the pair.
-    #[inline(never)]
+    ///
+    /// Inlined, with the OS thread's spinning out of line: a green thread's blocking
+    /// operation then goes from its own frame straight to the park seam.
+    #[inline]
     pub(crate) fn spin_then_wait_until(&self, deadline: Option<Instant>) -> Selected {
-        if !self.unparker.wakes_os_thread() {
-            return self.wait_until(deadline);
+        if self.unparker.wakes_os_thread() {
+            return self.spin_os_then_wait_until(deadline);
         }
+        self.wait_inline(deadline)
+    }
+
+    /// [`Waiter::spin_then_wait_until`] on an OS thread.
+    #[inline(never)]
+    fn spin_os_then_wait_until(&self, deadline: Option<Instant>) -> Selected {
         let mut spin = Spin::new();
         loop {
             let sel = self.selected();
@@ -192,6 +269,12 @@ impl Waiter {
     /// Blocks until selected or until `deadline`, when the waiter aborts itself.
     #[inline(never)]
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Selected {
+        self.wait_inline(deadline)
+    }
+
+    /// [`Waiter::wait_until`], inlined into the caller.
+    #[inline(always)]
+    fn wait_inline(&self, deadline: Option<Instant>) -> Selected {
         loop {
             let sel = self.selected();
             if sel != Selected::Waiting {
@@ -200,6 +283,7 @@ impl Waiter {
             if let Some(end) = deadline
                 && Instant::now() >= end
             {
+                debug_assert!(!self.sole, "gogreen: fatal: a sole waiter with a deadline");
                 return match self.try_select(Selected::Aborted) {
                     Ok(()) => Selected::Aborted,
                     Err(sel) => sel,

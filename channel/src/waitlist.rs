@@ -122,6 +122,7 @@ impl WaitList {
     /// waker that selects it.
     ///
     /// [`unregister`]: WaitList::unregister
+    #[inline]
     pub(crate) unsafe fn register(&mut self, entry: &Entry) {
         // SAFETY: the caller's contract.
         unsafe { self.selectors.push_back(entry) }
@@ -158,20 +159,23 @@ impl WaitList {
     /// Entries whose waiter was selected elsewhere or gave up are unlinked on the way (their
     /// owners find them unlinked and skip them). The caller **must** wake the returned
     /// waiter through [`Wakeup::unparker`] once it has done its part of the operation.
+    ///
+    /// Inlined: the rendezvous calls it on every hand-off.
+    #[inline]
     pub(crate) fn try_select(&mut self) -> Option<Wakeup> {
         while !self.selectors.head.is_null() {
             // SAFETY: linked entries are alive while we hold the lock.
             let entry = unsafe { &*self.selectors.head };
             let waiter = entry.waiter();
-            let (oper, state) = (entry.oper(), waiter.state());
-            let candidate = waiter
-                .is_waiting()
+            let (oper, state, sole) = (entry.oper(), waiter.state(), waiter.is_sole());
+            // A linked sole waiter is waiting (`waiter.rs`, "Sole waiters").
+            let candidate = (sole || waiter.is_waiting())
                 .then(|| (waiter.unparker().clone(), entry.packet.get()));
             // Unlink before the CAS: after it the owner may return and its frame is gone.
             // SAFETY: `entry` is the head of `selectors`.
             unsafe { self.selectors.remove(entry) };
             if let Some((unparker, packet)) = candidate
-                && Waiter::select_through(state, Selected::Operation(oper)).is_ok()
+                && Waiter::select_linked(state, sole, Selected::Operation(oper))
             {
                 // `entry`, `waiter` and `state` may be dangling from here on.
                 return Some(Wakeup { unparker, packet });
@@ -238,12 +242,12 @@ impl WaitList {
             // SAFETY: linked entries are alive while we hold the lock.
             let entry = unsafe { &*self.selectors.head };
             let waiter = entry.waiter();
-            let state = waiter.state();
-            let unparker = waiter.is_waiting().then(|| waiter.unparker().clone());
+            let (state, sole) = (waiter.state(), waiter.is_sole());
+            let unparker = (sole || waiter.is_waiting()).then(|| waiter.unparker().clone());
             // SAFETY: `entry` is the head of `selectors`.
             unsafe { self.selectors.remove(entry) };
             if let Some(u) = unparker
-                && Waiter::select_through(state, Selected::Disconnected).is_ok()
+                && Waiter::select_linked(state, sole, Selected::Disconnected)
             {
                 // `entry` and its waiter may be gone from here on.
                 out[n] = Some(u);

@@ -11,12 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gogreen_channel::park::{self, Hooks, Unparker, WaitReason};
+use gogreen_channel::park::{self, Hooks, UnparkerVTable, WaitReason};
 use gogreen_channel::{Receiver, Sender, bounded, select, unbounded};
+use std::ptr::NonNull;
 
 static DEEPEST: AtomicUsize = AtomicUsize::new(usize::MAX);
 
-fn no_green_thread() -> Option<Unparker> {
+fn no_green_thread() -> Option<(NonNull<()>, usize)> {
     None
 }
 
@@ -28,13 +29,31 @@ fn record_depth(_deadline: Option<Instant>, _why: WaitReason) -> bool {
     false // fall back to parking the OS thread
 }
 
+/// Declines: the seam unlocks, and the receive waits through `record_depth`.
+unsafe fn no_park_unlocking(
+    _why: WaitReason,
+    _unlock: unsafe fn(*const ()),
+    _lock: *const (),
+) -> bool {
+    false
+}
+
 fn no_snooze() -> bool {
     false
 }
 
+/// Never used: `current` never describes an unparker.
+static NO_UNPARKER: UnparkerVTable = UnparkerVTable {
+    clone: None,
+    unpark: |_, _| {},
+    drop: None,
+};
+
 static HOOKS: Hooks = Hooks {
     current: no_green_thread,
+    unparker: &NO_UNPARKER,
     park: record_depth,
+    park_unlocking: no_park_unlocking,
     snooze: no_snooze,
     os_thread_parked: || {},
 };
@@ -69,7 +88,10 @@ fn recv_depth(s: Sender<u64>, r: Receiver<u64>) -> usize {
 #[test]
 #[cfg_attr(miri, ignore = "Miri's stacks are not laid out like native ones")]
 fn blocked_recv_stack_depth() {
-    park::install(&HOOKS).ok().expect("first install");
+    // SAFETY: `current` never returns parts.
+    unsafe { park::install(&HOOKS) }
+        .ok()
+        .expect("first install");
     let (s, r) = bounded(0);
     let zero = recv_depth(s, r);
     let (s, r) = bounded(1);

@@ -1,8 +1,9 @@
-//! loom models of the rendezvous channel: the hand-off in both orders, close racing blocked peers.
+//! loom models of the rendezvous channel: the hand-off in both orders, sole and timed waiters, close racing blocked peers.
 #![cfg(loom)]
 
-use gogreen_channel::{RecvError, bounded};
+use gogreen_channel::{RecvError, RecvTimeoutError, bounded};
 use loom::thread;
+use std::time::Duration;
 
 /// Whichever side comes first blocks; the other completes the hand-off through its packet.
 #[test]
@@ -60,5 +61,23 @@ fn receiver_drop_wakes_sender() {
         let t = thread::spawn(move || s.send(9));
         drop(r);
         assert_eq!(t.join().unwrap().unwrap_err().into_inner(), 9);
+    });
+}
+
+/// A sole waiter (a plain `send`, which wakers select with a store) and a waiter with a
+/// deadline (selected with a CAS, because it may give up by itself) on one channel: the
+/// receive either takes the value or times out, and then a plain receive takes it.
+#[test]
+fn sole_sender_meets_timed_receiver() {
+    loom::model(|| {
+        let (s, r) = bounded::<Box<u32>>(0);
+        let t = thread::spawn(move || s.send(Box::new(3)).unwrap());
+        let v = match r.recv_timeout(Duration::from_millis(1)) {
+            Ok(v) => v,
+            Err(RecvTimeoutError::Timeout) => r.recv().unwrap(),
+            Err(e) => panic!("unexpected {e:?}"),
+        };
+        assert_eq!(*v, 3);
+        t.join().unwrap();
     });
 }

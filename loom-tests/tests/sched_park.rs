@@ -1,5 +1,6 @@
 //! loom models of a G's status word (`gogreen::state`): parking with a wake-up token
-//! against concurrent unparks, and generations against stale unparkers.
+//! against concurrent unparks, parking under the waker's lock, and generations against
+//! stale unparkers.
 //!
 //! The park protocol (`state.rs`, steps 1–4): the G publishes an unparker for itself
 //! (on a channel's wait list, say), then
@@ -34,8 +35,8 @@ mod sched_common;
 
 use gogreen::state::State;
 use loom::cell::UnsafeCell;
-use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::{Arc, Mutex};
 use loom::thread;
 use sched_common::{Outcomes, Start, check};
 
@@ -199,6 +200,76 @@ fn park_vs_two_unparks() {
         assert!(!g.state.is_waiting(), "{how:?}: the wake-up was lost");
     });
     REACHED.assert_reached(&["Token", "Requeued", "Waiting"]);
+}
+
+/// "Parking under the waker's lock" (`state.rs`): the G registers under a lock and
+/// switches away holding it; its M commits the park with a store (no token check) and
+/// only then releases the lock. The real waker finds the registration under the lock,
+/// writes its message and unparks; a stale unparker, left from an earlier wait,
+/// unparks at any moment — its token may be dropped by the store, or it may win the G
+/// first (the G would then find itself not selected and park again; here it stops).
+///
+/// Whatever the order: the G is queued exactly once, never while its stack is in use
+/// (the stack cell), never left `WAITING`, and when the real waker queues it, the
+/// message is visible to it.
+#[test]
+fn park_holding_the_wakers_lock() {
+    static REACHED: Outcomes = Outcomes::new();
+    check("park_holding_the_wakers_lock", |start: Start| {
+        let g = Arc::new(G::new());
+        let msg = Arc::new(Message(UnsafeCell::new(0)));
+        let registered = Arc::new(Mutex::new(false));
+        let generation = 1;
+        g.state.activate(generation);
+
+        let waker = {
+            let (g, msg, registered) = (g.clone(), msg.clone(), registered.clone());
+            thread::spawn(move || {
+                // Selects the G under the lock (a channel's `try_select`).
+                loop {
+                    let reg = registered.lock().unwrap();
+                    if *reg {
+                        break;
+                    }
+                    drop(reg);
+                    thread::yield_now();
+                }
+                msg.write(42);
+                if g.state.unpark(generation) {
+                    g.queue_and_resume();
+                    assert_eq!(msg.read(), 42);
+                    "waker"
+                } else {
+                    "token"
+                }
+            })
+        };
+        let stale = {
+            let g = g.clone();
+            thread::spawn(move || {
+                if g.state.unpark(generation) {
+                    g.queue_and_resume();
+                }
+            })
+        };
+
+        start.spawned();
+        // The G: register under the lock and keep it across the switch.
+        let mut reg = registered.lock().unwrap();
+        *reg = true;
+        g.use_stack();
+        // Its M, after the switch: commit with a store, then release the lock.
+        g.state.commit_park_held();
+        drop(reg);
+
+        let by = waker.join().unwrap();
+        stale.join().unwrap();
+        REACHED.mark(by);
+        let queued = g.queued.load(Ordering::Relaxed);
+        assert_eq!(queued, 1, "queued {queued} times");
+        assert!(!g.state.is_waiting(), "the wake-up was lost");
+    });
+    REACHED.assert_reached(&["waker", "token"]);
 }
 
 /// A header is reused: task 1 ended, an unparker for it survives (held by a channel's

@@ -17,7 +17,9 @@
 //! message is read (a receive). The packet address travels in the wait-list entry.
 //!
 //! A sender that finds a waiting receiver R:
-//! 1. under the lock, selects R (clones R's unparker, unlinks R's entry, CAS on R's state);
+//! 1. under the lock, selects R (clones R's unparker, unlinks R's entry, CAS on R's state
+//!    — a Release store if R is a plain operation without a deadline, a *sole* waiter that
+//!    only lock holders select, see `waiter.rs`);
 //! 2. after unlocking, moves the message to where R's packet points, sets `ready`
 //!    (Release), and wakes R through the clone;
 //! 3. R sees its state, waits for `ready` (Acquire) and takes the message.
@@ -31,6 +33,11 @@
 //!
 //! The waker unparks only after it is done with the packet, so a woken owner rarely has to
 //! wait for `ready`; `ready` covers the case where the owner saw its state while spinning.
+//!
+//! A plain operation that blocks registers under the lock and, as a sole waiter in a
+//! green thread, parks still holding it: its scheduler releases the lock once the park
+//! is committed (`Channel::unlock_to_wait`), so the waker, which needs the lock to find
+//! it, always finds it parked.
 
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
@@ -43,7 +50,7 @@ use crate::backoff::Spin;
 use crate::err::{Received, SendTimeoutError, TrySendError};
 use crate::flavors::defer;
 use crate::loom::{AtomicBool, Mutex, MutexGuard};
-use crate::park::{Unparker, WaitReason};
+use crate::park::{self, Unparker, WaitReason};
 use crate::token::{SelectHandle, Token};
 use crate::waiter::{ENTRY_SLOT_WORDS, Entry, Selected, Waiter};
 use crate::waitlist::{CLOSE_BATCH, WaitList, Wakeup};
@@ -285,7 +292,7 @@ impl<T> Channel<T> {
     ///
     /// `raw` is the packet of a sender this thread selected, untouched since; `unparker`
     /// wakes that sender.
-    #[inline]
+    #[inline(always)]
     unsafe fn take_from<R: Received<T>>(raw: *mut Packet<T>, unparker: Unparker) -> R {
         // SAFETY: alive until we set `ready` (on the sender's stack) or until we free it
         // (on the heap).
@@ -361,7 +368,7 @@ impl<T> Channel<T> {
     /// # Safety
     ///
     /// `msg` is a message in (see `channel.rs`).
-    #[inline(never)]
+    #[inline(always)]
     unsafe fn send_blocking(
         &self,
         mut inner: MutexGuard<'_, Inner>,
@@ -369,7 +376,7 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<()>> {
         let packet = Packet::plain(msg as *mut T);
-        let waiter = Waiter::new(WaitReason::Send);
+        let waiter = Waiter::plain(WaitReason::Send, deadline);
         let entry = Entry::new(&waiter);
         entry.packet.set(&packet as *const Packet<T> as *mut ());
         // SAFETY: `entry`, `packet` and (the caller's contract) the message stay put until
@@ -379,7 +386,7 @@ impl<T> Channel<T> {
         unsafe { inner.senders.register(&entry) };
         inner.version += 1;
         inner.receivers.notify_observers();
-        drop(inner);
+        Self::unlock_to_wait(inner, waiter.is_sole(), WaitReason::Send);
         match waiter.spin_then_wait_until(deadline) {
             Selected::Operation(_) => {
                 packet.wait_ready();
@@ -429,7 +436,7 @@ impl<T> Channel<T> {
     /// A message larger than [`LAND_ON_HEAP`] lands in a heap box: a landing place on the
     /// stack would be one more copy of it there, besides the caller's. The allocation is
     /// small next to what a blocking hand-off costs anyway (two context switches).
-    #[inline(never)]
+    #[inline(always)]
     fn recv_blocking<R: Received<T>>(
         &self,
         inner: MutexGuard<'_, Inner>,
@@ -461,7 +468,7 @@ impl<T> Channel<T> {
 
     /// Waits, with a packet on this frame pointing at `out`, until a sender fills it;
     /// returns what ended the wait if it was not that.
-    #[inline(never)]
+    #[inline(always)]
     fn wait_for_sender(
         &self,
         mut inner: MutexGuard<'_, Inner>,
@@ -469,7 +476,7 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
     ) -> Result<(), Selected> {
         let packet = Packet::plain(out);
-        let waiter = Waiter::new(WaitReason::Recv);
+        let waiter = Waiter::plain(WaitReason::Recv, deadline);
         let entry = Entry::new(&waiter);
         entry.packet.set(&packet as *const Packet<T> as *mut ());
         // SAFETY: `entry`, `packet` and (in the caller's frame or box) `out` stay put
@@ -479,7 +486,7 @@ impl<T> Channel<T> {
         unsafe { inner.receivers.register(&entry) };
         inner.version += 1;
         inner.senders.notify_observers();
-        drop(inner);
+        Self::unlock_to_wait(inner, waiter.is_sole(), WaitReason::Recv);
         match waiter.spin_then_wait_until(deadline) {
             Selected::Operation(_) => {
                 packet.wait_ready();
@@ -490,6 +497,38 @@ impl<T> Channel<T> {
                 Err(sel)
             }
         }
+    }
+
+    /// Releases the lock after a plain operation registered its entry, before it waits.
+    ///
+    /// A sole waiter (`waiter.rs`) is woken only by a holder of this lock (or spuriously,
+    /// by a stale unparker), so a green thread keeps the lock across its switch and its
+    /// scheduler releases it once the park is committed, with a store where a park
+    /// otherwise needs a CAS (`park::park_unlocking`). Anywhere else, and for other
+    /// waiters, the lock is released here. Either way the wait that follows re-checks
+    /// the waiter's state first.
+    #[inline(always)]
+    fn unlock_to_wait(inner: MutexGuard<'_, Inner>, sole: bool, why: WaitReason) {
+        #[cfg(not(loom))]
+        if sole {
+            let mutex = MutexGuard::leak(inner);
+            // SAFETY: (1) we hold the lock, whose guard we just leaked, and `unlock_raw`
+            // releases it from any thread; (2) the mutex lives in the channel, which our
+            // caller's handle keeps alive until the wait ends; (3) a sole waiter is
+            // woken only by a thread that takes this lock first, or by a stale unparker
+            // (`waiter.rs`, "Sole waiters").
+            unsafe {
+                park::park_unlocking(
+                    why,
+                    Mutex::<Inner>::unlock_raw,
+                    mutex as *const Mutex<Inner> as *const (),
+                )
+            };
+            return;
+        }
+        #[cfg(loom)]
+        let _ = (sole, why);
+        drop(inner);
     }
 
     /// Closes the channel; returns whether this call did it. Wakes everyone blocked.
@@ -524,6 +563,19 @@ impl<T> Channel<T> {
 
     pub(crate) fn is_disconnected(&self) -> bool {
         self.inner.lock().is_disconnected
+    }
+}
+
+impl Waiter {
+    /// The waiter of a plain `send` or `recv`: one entry, in this channel's one list; a
+    /// sole waiter (`waiter.rs`) unless a deadline lets it end the wait itself.
+    #[inline]
+    fn plain(why: WaitReason, deadline: Option<Instant>) -> Waiter {
+        if deadline.is_none() {
+            Waiter::sole(why)
+        } else {
+            Waiter::new(why)
+        }
     }
 }
 

@@ -97,6 +97,39 @@ pub(crate) fn park_current(deadline: Option<Instant>, why: WaitReason) -> bool {
     true
 }
 
+/// Parks the running G, which holds the lock its only waker must take, and has its M
+/// release it after the park is committed: "Parking under the waker's lock" in
+/// `state.rs`. Returns `false`, doing nothing (the lock still held), if the caller does
+/// not wait as a green thread, or must stay on its M (`pinned.rs`, which parks in
+/// place): the caller then unlocks and parks the usual way.
+///
+/// # Safety
+///
+/// `unlock(lock)` releases that lock, from any thread, and `lock` outlives the wait
+/// (it is not on the G's stack): the M calls it after the switch, while the G may
+/// already run elsewhere (woken by a stale unparker).
+pub(crate) unsafe fn park_current_unlocking(
+    why: WaitReason,
+    unlock: unsafe fn(*const ()),
+    lock: *const (),
+) -> bool {
+    let Some((m, g)) = schedulable() else {
+        return false;
+    };
+    if must_stay(m) {
+        return false;
+    }
+    // A token here is a stale unparker's (the waker needs the lock): the commit drops it.
+    g.set_wait(why, coarse_ms());
+    if let Some(p) = m.p() {
+        p.counters.parks.bump();
+    }
+    let next = m.next_local(runtime());
+    m.held_lock.set(Some((unlock, lock)));
+    m.switch_from(g, next, Pending::ParkUnlock(g));
+    true
+}
+
 /// Lets the other runnable Gs of this P run before the caller continues. Returns
 /// `false` if the caller does not wait as a green thread.
 #[inline]

@@ -3,19 +3,23 @@
 //! the running green thread, and the panic hook that moves to a bigger stack
 //! (`stack::panic`).
 
-use super::calls::{current_g, park_current, schedulable, yield_current};
+use super::calls::{current_g, park_current, park_current_unlocking, schedulable, yield_current};
 use super::g::G;
 use super::m::current_m_raw;
 use super::ready::ready;
 use crate::stack::grow::BoundsHooks;
 use crate::stack::{Bounds, overflow};
-use gogreen_channel::park::{Hooks, Unparker, UnparkerVTable};
+use gogreen_channel::park::{Hooks, UnparkerVTable};
+use std::ptr::NonNull;
 
 /// Plugs the scheduler into every seam. Called before the runtime is published: the
 /// hooks only ever act inside green threads, which exist only after that, so no G can
 /// miss them.
 pub(crate) fn install() {
-    let _ = gogreen_channel::park::install(&PARK_HOOKS);
+    // SAFETY: `current` returns a G header's address and its task's generation;
+    // `G_UNPARKER`'s functions are thread-safe and need nothing from `data` but a G
+    // header address, which stays valid forever (headers are never freed).
+    let _ = unsafe { gogreen_channel::park::install(&PARK_HOOKS) };
     overflow::install(overflow_lookup);
     crate::stack::grow::install(&BOUNDS_HOOKS);
     crate::stack::panic::install();
@@ -24,34 +28,25 @@ pub(crate) fn install() {
 /// Each hook answers for a G that waits as a green thread (`calls.rs`); a G inside a
 /// blocking call holds no P, and the seam falls back to its OS thread for it.
 static PARK_HOOKS: Hooks = Hooks {
-    current: || schedulable().map(|(_, g)| unparker(g)),
+    current: || {
+        schedulable().map(|(_, g)| (NonNull::from(g).cast(), g.state.generation() as usize))
+    },
+    unparker: &G_UNPARKER,
     park: park_current,
+    park_unlocking: park_current_unlocking,
     snooze: yield_current,
     os_thread_parked: super::deadlock::os_thread_parked,
 };
 
 static G_UNPARKER: UnparkerVTable = UnparkerVTable {
-    // A G's unparker owns nothing: headers are never freed.
-    clone: |data, tag| (data, tag),
+    // A G's unparker owns nothing: headers are never freed, so a copy is a handle too.
+    clone: None,
     unpark: |data, tag| {
         // SAFETY: `data` is a G header (never freed); `tag` its generation at creation.
         unpark_g(unsafe { &*(data as *const G) }, tag as u32);
     },
-    drop: |_, _| {},
+    drop: None,
 };
-
-/// An unparker for `g`'s current task.
-pub(crate) fn unparker(g: &'static G) -> Unparker {
-    // SAFETY: the vtable's functions are thread-safe and need nothing from `data` but
-    // a G header address, which stays valid forever.
-    unsafe {
-        Unparker::from_raw(
-            g as *const G as *const (),
-            g.state.generation() as usize,
-            &G_UNPARKER,
-        )
-    }
-}
 
 /// Wakes `g` if it still runs task generation `generation`. Returns whether it was parked.
 fn unpark_g(g: &G, generation: u32) -> bool {

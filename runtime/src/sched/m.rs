@@ -26,6 +26,10 @@ pub(crate) enum Pending {
     None,
     /// Commit the park of this G (`State::commit_park`), or requeue it if woken.
     Park(*const G),
+    /// Commit the park of this G with a store (`State::commit_park_held`), then release
+    /// the lock it held across the switch (`M::held_lock`,
+    /// `calls::park_current_unlocking`).
+    ParkUnlock(*const G),
     /// Queue this G at the tail of the local run queue.
     Yield(*const G),
     /// This G has exited: free its stack, release its run reference.
@@ -35,6 +39,10 @@ pub(crate) enum Pending {
     /// may pick it up.
     Inject(*const G),
 }
+
+/// A lock a parking G holds across its switch: the function that releases it, and its
+/// argument (`calls::park_current_unlocking`).
+pub(crate) type HeldLock = (unsafe fn(*const ()), *const ());
 
 /// An OS thread that runs Gs.
 pub(crate) struct M {
@@ -70,6 +78,10 @@ pub(crate) struct M {
     /// A G pinned to another M that this M popped: g0 hands this M's P to that M
     /// (`pinned.rs`, "Handing a P back").
     pub(crate) handback: Cell<*const G>,
+    /// How to release the lock a G parking with `Pending::ParkUnlock` holds: a function
+    /// and its argument. Beside `pending`, not in it: a larger `Pending` is copied
+    /// through memory on every switch.
+    pub(crate) held_lock: Cell<Option<HeldLock>>,
     /// The G that ran here exited while locked: the M ends its thread.
     pub(crate) exiting: Cell<bool>,
     rng: Cell<u64>,
@@ -121,6 +133,7 @@ impl M {
             oldp: Cell::new(ptr::null()),
             syscall_seq: Cell::new(0),
             handback: Cell::new(ptr::null()),
+            held_lock: Cell::new(None),
             exiting: Cell::new(false),
             rng: Cell::new(
                 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),

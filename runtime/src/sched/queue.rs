@@ -307,18 +307,27 @@ impl<T> Local<'_, T> {
     /// pushes onto the ring).
     #[inline]
     pub fn set_runnext(&mut self, item: *mut T) -> Option<*mut T> {
-        // Only the owner ever puts an item in `runnext`; others only take one out. So an
-        // empty slot stays empty until this store, and a plain store fills it: the
-        // common case of a channel hand-off, whose readied G the owner took out of
-        // `runnext` to run it. Release publishes the item to a `take_runnext`.
-        if self.q.runnext.load(Ordering::Relaxed).is_null() {
-            self.q.runnext.store(item, Ordering::Release);
+        if self.fill_runnext(item) {
             return None;
         }
         // AcqRel: Release publishes the item; Acquire takes ownership of the displaced
         // one. A swap, because sysmon may be taking that one at this moment.
         let old = self.q.runnext.swap(item, Ordering::AcqRel);
         if old.is_null() { None } else { Some(old) }
+    }
+
+    /// Puts `item` in `runnext` if it is empty; returns whether it did.
+    #[inline]
+    pub fn fill_runnext(&mut self, item: *mut T) -> bool {
+        // Only the owner ever puts an item in `runnext`; others only take one out. So an
+        // empty slot stays empty until this store, and a plain store fills it: the
+        // common case of a channel hand-off, whose readied G the owner took out of
+        // `runnext` to run it. Release publishes the item to a `take_runnext`.
+        if self.q.runnext.load(Ordering::Relaxed).is_null() {
+            self.q.runnext.store(item, Ordering::Release);
+            return true;
+        }
+        false
     }
 
     /// Takes the `runnext` item.

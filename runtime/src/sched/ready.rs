@@ -18,7 +18,20 @@ use super::wake::{wake_idle, wakep};
 /// its periods. A G displaced from `runnext` goes to the ring, and that may wake an M
 /// — not while the owner is seen getting to a small ring by itself (`steal.rs`, L1).
 /// Off the runtime, the G goes to the global queue and an M is woken if none looks.
+///
+/// The common case — on a P whose `runnext` is empty, because its holder took the last
+/// one out to run it — is inlined into the caller (the unparker): a plain store, and no
+/// M to wake.
+#[inline]
 pub(crate) fn ready(g: &G) {
+    if let Some(m) = current_m()
+        && let Some(p) = m.p()
+        && !crate::trace::on()
+        && m.runq(p).fill_runnext(g as *const G as *mut G)
+    {
+        p.counters.unparks.bump();
+        return;
+    }
     make_runnable(g, true);
 }
 
@@ -34,6 +47,7 @@ pub(crate) fn unpark_timer(g: &G, generation: u32) -> bool {
 
 /// Queues `g` on the caller's P — in `runnext` if `next`, else at the ring's tail — or,
 /// off the runtime, on the global queue; then wakes an M as [`ready`] describes.
+#[inline(never)]
 fn make_runnable(g: &G, next: bool) {
     let rt = runtime();
     match current_m().and_then(|m| m.p().map(|p| (m, p))) {

@@ -38,7 +38,28 @@
 //! Rejected designs: a plain "is parked" flag set before the switch lets a waker queue
 //! the G while its stack is still live on the old M, and two Ms run on one stack; a lock
 //! held across the switch (Go's `unlockf` run on g0) would need every channel lock to be
-//! released by the scheduler — the token keeps the channel crate ignorant of it.
+//! released by the scheduler — the token keeps the channel crate ignorant of it. (A
+//! waiter may still opt into it, below.)
+//!
+//! # Parking under the waker's lock ([`State::commit_park_held`])
+//!
+//! A G whose only possible waker must first take a lock that the G holds — a sole
+//! rendezvous waiter (`gogreen_channel`'s `waiter.rs`), which registers under its
+//! channel's lock — may keep that lock across the switch and let its M release it
+//! (`park::park_unlocking`, `Pending::ParkUnlock`):
+//!
+//! 1. The G registers under the lock and switches away holding it, still `ACTIVE`.
+//! 2. Its M stores `WAITING` (Release) — a store, not step 3's CAS — and only then
+//!    releases the lock (Release).
+//! 3. The waker takes the lock (Acquire, pairs with step 2's release), so it finds the
+//!    G `WAITING`, and its unpark's CAS queues it (Acquire, pairs with step 2's store).
+//!
+//! The store may overwrite a token, or race with an unpark's CAS, but only a *stale*
+//! unparker's — one left from an earlier wait, whose wake-up is spurious anyway: the
+//! real waker cannot unpark before step 2, it needs the lock. A stale unpark after the
+//! store queues the G, which finds itself not selected and parks again the usual way.
+//! So the park costs one read-modify-write less; the stack is safe as in step 3, since
+//! the store comes after the switch.
 
 use crate::loom::{AtomicU64, Ordering};
 
@@ -147,6 +168,28 @@ impl State {
                 Err(w) => word = w,
             }
         }
+    }
+
+    /// Step 2 of "Parking under the waker's lock", by the M that switched away from
+    /// the G while the G held its waker's lock: `ACTIVE` → `WAITING`, dropping a token
+    /// (only a stale unparker can have left one). The caller releases the lock after.
+    #[inline]
+    pub fn commit_park_held(&self) {
+        let word = self.0.load(Ordering::Relaxed);
+        debug_assert_eq!(
+            word & STATUS_MASK,
+            ACTIVE,
+            "gogreen: fatal: parking a G that is not active"
+        );
+        let new = (word & !(STATUS_MASK | TOKEN)) | WAITING;
+        // Release: the G's saved stack pointer is visible to whoever wins the CAS back
+        // to ACTIVE (the waker after the lock, or a stale unparker).
+        #[cfg(not(loom))]
+        self.0.store(new, Ordering::Release);
+        // A swap under loom, for the reason given in `activate`: a stale unparker's CAS
+        // that read `word` is ordered before this store, which loom does not see.
+        #[cfg(loom)]
+        self.0.swap(new, Ordering::Release);
     }
 
     /// Wakes the G of generation `generation`. Returns `true` if it was `WAITING`: the caller

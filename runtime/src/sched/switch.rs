@@ -119,7 +119,9 @@ impl M {
     /// Switches from the running G `g` to `next`, or to g0 if `next` is `None`.
     /// Returns when `g` is resumed — perhaps on another M — after running the pending
     /// work that M left.
-    #[inline]
+    // Always inlined: it sits on every park, and with two park paths (`calls.rs`) the
+    // inliner stops inlining it, and the `Pending` it takes then goes through memory.
+    #[inline(always)]
     pub(crate) fn switch_from(
         &'static self,
         g: &G,
@@ -227,6 +229,15 @@ pub(crate) fn after_switch(m: &M) {
                 // Woken while switching away: it runs again, after what is queued.
                 push_local(runtime(), m, g);
             }
+        }
+        Pending::ParkUnlock(g) => {
+            // SAFETY: as above.
+            unsafe { &*g }.state.commit_park_held();
+            let Some((unlock, lock)) = m.held_lock.take() else {
+                crate::fatal!("a park under a lock without the lock")
+            };
+            // SAFETY: `park_current_unlocking`'s contract: releases the lock the G held.
+            unsafe { unlock(lock) };
         }
         Pending::Yield(g) => {
             // SAFETY: as above.

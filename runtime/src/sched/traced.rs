@@ -183,7 +183,7 @@ fn wake(m: Option<&'static M>, g: &G, kind: Kind) {
 /// How a run that leaves `pending` behind ended.
 fn ended(g: &G, pending: Pending) -> End {
     match pending {
-        Pending::Park(_) => End::Park(g.wait().0 as u8),
+        Pending::Park(_) | Pending::ParkUnlock(..) => End::Park(g.wait().0 as u8),
         Pending::Exit(_) => End::Exit,
         Pending::Inject(_) => End::Returned,
         Pending::Yield(_) | Pending::None => End::Yield,
