@@ -40,6 +40,14 @@
 //! still go through the stamp and the CAS, and blocking still happens only when the
 //! buffer is full (empty) by `is_full` (`is_empty`). `try_send`, `try_recv` and
 //! `select` claim as before: a slot being read or written is waited for, not reported.
+//!
+//! Rejected: waiting for `AHEAD` free slots in the blocking condition itself (a send
+//! would then block on a buffer that is not full, and a program whose receiver takes
+//! one message and waits for the next send would deadlock); reporting a slot being
+//! read as "full" to `try_send` (the receive has happened — its CAS on `head` is the
+//! moment it took effect — so the buffer is not full); spinning without yielding while
+//! the other side keeps moving, and yielding at once after a failed CAS (both slower in
+//! alternation on the machine above; `docs/BENCHMARKS.md`, "mpmc's two modes").
 
 use std::mem::MaybeUninit;
 use std::ptr;
