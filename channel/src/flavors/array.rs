@@ -14,6 +14,40 @@
 //! Neither path locks or calls into the park seam. Only when the buffer is full (empty)
 //! does a sender (receiver) link a stack entry into `senders` (`receivers`) and park;
 //! whoever frees a slot (fills one) wakes one of them with [`SyncWaitList::notify`].
+//!
+//! # Keeping a distance
+//!
+//! A slot's line moves between the cores twice per lap (to the receiver that reads it,
+//! back to the sender that refills it), carrying several messages at once — as long as
+//! the two sides work on different lines. When the senders are faster, the buffer fills
+//! and a sender waits for the very slot a receiver is reading: each message then costs a
+//! round trip of that line, plus one of `head`, which the waiting sender polls while the
+//! receiver moves it. On a 2-vCPU AMD EPYC, 4 senders and 4 receivers of `bounded(1024)`
+//! took 10–12 ns per message while the buffer stayed partly full and 30–45 ns once it
+//! ran in step with the receivers (a sender found its slot still being read 0.2–0.3
+//! times per message); which of the two a run settled into depended on the relative
+//! speed of the two loops, down to the code layout of the binary. The same holds, mirrored,
+//! when the receivers are faster.
+//!
+//! So a blocking `send` that finds the buffer full, or its slot still being read, does
+//! not retry slot by slot: it waits, within its usual spin-then-yield budget, until the
+//! slot [`AHEAD`] positions on is free too (`wait_for_room`), polling that slot's stamp
+//! — a line the receivers are not touching yet. A blocking `recv` that finds its slot
+//! claimed but not yet written waits the same way for the slot `AHEAD` positions on to
+//! be written (`wait_for_batch`). Either wait ends as soon as the other side stops
+//! moving (`head`, resp. `tail`, unchanged between two looks), so a lone message is not
+//! held back, and it changes nothing a waiter relies on: it only delays a retry, claims
+//! still go through the stamp and the CAS, and blocking still happens only when the
+//! buffer is full (empty) by `is_full` (`is_empty`). `try_send`, `try_recv` and
+//! `select` claim as before: a slot being read or written is waited for, not reported.
+//!
+//! Rejected: waiting for `AHEAD` free slots in the blocking condition itself (a send
+//! would then block on a buffer that is not full, and a program whose receiver takes
+//! one message and waits for the next send would deadlock); reporting a slot being
+//! read as "full" to `try_send` (the receive has happened — its CAS on `head` is the
+//! moment it took effect — so the buffer is not full); spinning without yielding while
+//! the other side keeps moving, and yielding at once after a failed CAS (both slower in
+//! alternation on the machine above; `docs/BENCHMARKS.md`, "mpmc's two modes").
 
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -30,6 +64,22 @@ use crate::park::WaitReason;
 use crate::token::{SelectHandle, Token};
 use crate::waiter::Entry;
 use crate::waitlist::SyncWaitList;
+
+/// How far ahead of its position a blocked-to-be operation waits for the other side
+/// (see "Keeping a distance"), at most half the capacity: 16 lines of `usize` slots.
+const AHEAD: usize = 64;
+
+/// What one attempt to claim a slot found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Claim {
+    /// A slot is ours, or the channel is closed (`token.ptr` null).
+    Got,
+    /// The buffer is full (sending) or empty (receiving).
+    Not,
+    /// The slot is being read (sending) or written (receiving) by the other side right
+    /// now; reported only to a caller that does not wait such a slot out (`!wait_busy`).
+    Busy,
+}
 
 struct Slot<T> {
     /// Whose turn it is (module docs). Written with Release by the one who finishes with
@@ -111,13 +161,19 @@ impl<T> Channel<T> {
 
     /// Claims a slot to send into. `true` with `token.ptr` null means: closed.
     fn start_send(&self, token: &mut Token) -> bool {
+        self.claim_send(token, true) == Claim::Got
+    }
+
+    /// [`start_send`](Channel::start_send), which waits out a slot being read if
+    /// `wait_busy`, and returns [`Claim::Busy`] otherwise.
+    fn claim_send(&self, token: &mut Token, wait_busy: bool) -> Claim {
         let mut spin = Spin::new();
         // Relaxed: a guess that the slot's stamp (Acquire) and the CAS validate.
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
             if tail & self.mark_bit != 0 {
                 token.ptr = ptr::null();
-                return true;
+                return Claim::Got;
             }
             let index = tail & (self.mark_bit - 1);
             let lap = tail & !(self.one_lap - 1);
@@ -142,7 +198,7 @@ impl<T> Channel<T> {
                     Ok(_) => {
                         token.ptr = slot as *const Slot<T> as *const u8;
                         token.stamp = tail + 1;
-                        return true;
+                        return Claim::Got;
                     }
                     Err(t) => {
                         tail = t;
@@ -156,7 +212,10 @@ impl<T> Channel<T> {
                 fence(Ordering::SeqCst);
                 let head = self.head.load(Ordering::Relaxed);
                 if head.wrapping_add(self.one_lap) == tail {
-                    return false;
+                    return Claim::Not;
+                }
+                if !wait_busy {
+                    return Claim::Busy;
                 }
                 spin.spin();
                 tail = self.tail.load(Ordering::Relaxed);
@@ -191,6 +250,12 @@ impl<T> Channel<T> {
 
     /// Claims a slot to receive from. `true` with `token.ptr` null means: closed and empty.
     fn start_recv(&self, token: &mut Token) -> bool {
+        self.claim_recv(token, true) == Claim::Got
+    }
+
+    /// [`start_recv`](Channel::start_recv), which waits out a slot being written if
+    /// `wait_busy`, and returns [`Claim::Busy`] otherwise.
+    fn claim_recv(&self, token: &mut Token, wait_busy: bool) -> Claim {
         let mut spin = Spin::new();
         // Relaxed: a guess that the slot's stamp (Acquire) and the CAS validate.
         let mut head = self.head.load(Ordering::Relaxed);
@@ -218,7 +283,7 @@ impl<T> Channel<T> {
                     Ok(_) => {
                         token.ptr = slot as *const Slot<T> as *const u8;
                         token.stamp = head.wrapping_add(self.one_lap);
-                        return true;
+                        return Claim::Got;
                     }
                     Err(h) => {
                         head = h;
@@ -234,9 +299,12 @@ impl<T> Channel<T> {
                 if tail & !self.mark_bit == head {
                     if tail & self.mark_bit != 0 {
                         token.ptr = ptr::null();
-                        return true;
+                        return Claim::Got;
                     }
-                    return false;
+                    return Claim::Not;
+                }
+                if !wait_busy {
+                    return Claim::Busy;
                 }
                 spin.spin();
                 head = self.head.load(Ordering::Relaxed);
@@ -296,8 +364,10 @@ impl<T> Channel<T> {
         loop {
             let mut spin = Spin::new();
             loop {
-                if self.start_send(token) {
-                    // SAFETY: a successful `start_send`; the caller's contract.
+                // Patient while the budget lasts; the last try before blocking waits
+                // out a slot being read, so that only a full buffer blocks.
+                if self.claim_send(token, spin.is_completed()) == Claim::Got {
+                    // SAFETY: a successful claim; the caller's contract.
                     return unsafe { self.write(token, msg) }
                         .map_err(SendTimeoutError::Disconnected);
                 }
@@ -305,6 +375,7 @@ impl<T> Channel<T> {
                     break;
                 }
                 spin.snooze();
+                self.wait_for_room(&mut spin);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(SendTimeoutError::Timeout(()));
@@ -314,6 +385,88 @@ impl<T> Channel<T> {
                 deadline,
                 WaitReason::Send,
             );
+        }
+    }
+
+    /// The position `k` slots after `pos` (`k < cap`).
+    fn advance(&self, pos: usize, k: usize) -> usize {
+        let index = pos & (self.mark_bit - 1);
+        if index + k < self.cap {
+            pos + k
+        } else {
+            let lap = pos & !(self.one_lap - 1);
+            lap.wrapping_add(self.one_lap) + (index + k - self.cap)
+        }
+    }
+
+    /// How far ahead the waits look: [`AHEAD`], at most half the buffer; 0 for a buffer
+    /// of one, where there is nothing to wait for.
+    fn ahead(&self) -> usize {
+        AHEAD.min(self.cap / 2)
+    }
+
+    /// Before a sender retries a full buffer: waits, while `spin`'s budget lasts, until
+    /// the slot `ahead()` positions after `tail` is free as well, or the receivers stop
+    /// moving `head` (see "Keeping a distance"). Only delays the retry.
+    fn wait_for_room(&self, spin: &mut Spin) {
+        let k = self.ahead();
+        if k == 0 {
+            return;
+        }
+        // Relaxed throughout: hints; the claim validates with the stamp and the CAS.
+        let mut head = self.head.load(Ordering::Relaxed);
+        while !spin.is_completed() {
+            let tail = self.tail.load(Ordering::Relaxed);
+            if tail & self.mark_bit != 0 {
+                return;
+            }
+            let pos = self.advance(tail, k);
+            // SAFETY: a position's index is below `cap`.
+            let slot = unsafe { self.buffer.get_unchecked(pos & (self.mark_bit - 1)) };
+            // Still last lap's message (the test in `claim_send`): wait; anything else
+            // (free, or already refilled by a faster sender) means there is room.
+            if slot
+                .stamp
+                .load(Ordering::Relaxed)
+                .wrapping_add(self.one_lap)
+                != pos + 1
+            {
+                return;
+            }
+            spin.snooze();
+            let now = self.head.load(Ordering::Relaxed);
+            if now == head {
+                return;
+            }
+            head = now;
+        }
+    }
+
+    /// Before a receiver retries a slot that a sender is still writing: waits, while
+    /// `spin`'s budget lasts, until the slot `ahead()` positions after `head` is written
+    /// as well, or the senders stop moving `tail`. Only delays the retry.
+    fn wait_for_batch(&self, spin: &mut Spin) {
+        let k = self.ahead();
+        if k == 0 {
+            return;
+        }
+        // Relaxed throughout: hints, as in `wait_for_room`.
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        while !spin.is_completed() {
+            let head = self.head.load(Ordering::Relaxed);
+            let pos = self.advance(head, k);
+            // SAFETY: a position's index is below `cap`.
+            let slot = unsafe { self.buffer.get_unchecked(pos & (self.mark_bit - 1)) };
+            // Still waiting for this lap's message: wait; anything else means written.
+            if slot.stamp.load(Ordering::Relaxed) != pos {
+                return;
+            }
+            spin.snooze();
+            let now = self.tail.load(Ordering::Relaxed);
+            if now == tail || now & self.mark_bit != 0 {
+                return;
+            }
+            tail = now;
         }
     }
 
@@ -332,14 +485,19 @@ impl<T> Channel<T> {
         loop {
             let mut spin = Spin::new();
             loop {
-                if self.start_recv(token) {
-                    // SAFETY: a successful `start_recv`.
+                // Patient as in `send`.
+                let claim = self.claim_recv(token, spin.is_completed());
+                if claim == Claim::Got {
+                    // SAFETY: a successful claim.
                     return unsafe { self.read(token) };
                 }
                 if spin.is_completed() {
                     break;
                 }
                 spin.snooze();
+                if claim == Claim::Busy {
+                    self.wait_for_batch(&mut spin);
+                }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return R::not_ready();
