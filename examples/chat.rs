@@ -44,6 +44,9 @@ fn main() {
             let (joins_tx, leaves_tx, lines_tx) =
                 (joins_tx.clone(), leaves_tx.clone(), lines_tx.clone());
             gogreen::spawn(move || {
+                // Writers flush again and again without reading: without this (Go's
+                // default), a flush may wait for the client's delayed ACK of the last.
+                let _ = conn.set_nodelay(true);
                 let conn = Arc::new(conn);
                 let (out, inbox) = chan::bounded::<Line>(256);
                 if joins_tx.send(Join { id, out }).is_err() {

@@ -179,6 +179,11 @@ fn run_hub(
 fn chat(conn: TcpStream, hub: &Hub) {
     static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Go's net package sets TCP_NODELAY on every TCP connection, so its chat server
+    // has it too. Without it, a writer's second flush waits behind Nagle's algorithm
+    // until the client ACKs the first, which the client's kernel may delay: 2.5 times
+    // fewer segments than Go's server sent, and 25 times the delayed ACKs.
+    let _ = conn.set_nodelay(true);
     let conn = Arc::new(conn);
     let (out, lines) = chan::bounded::<Arc<[u8]>>(256);
     if hub.register.send(Client { id, out }).is_err() {
