@@ -678,29 +678,33 @@ fn sysmon_looks_at_stuck(w: &Arc<World>, p: usize) {
 
 /// Two Ps: M0 spins on P0 and gives up (T1–T5), while the owner of P1 (`main`) pushes a
 /// G onto its ring without a wake-up (L1) and then computes for good: it never switches
-/// again. sysmon's next look sees P1's tick unchanged and the ring non-empty (`main`
-/// again, as sysmon); the G must then be taken by M0, spinning or woken, or by a new M
-/// — never left on P1's ring while every M sleeps.
+/// again. If `sysmon_looks`, sysmon's next look sees P1's tick unchanged and the ring
+/// non-empty (`main` again, as sysmon). P1 stays held by its busy owner throughout.
+fn patient_push_busy_owner(name: &'static str, reached: &'static Outcomes, sysmon_looks: bool) {
+    check(name, move |start: Start| {
+        let w = World::new(2, 1);
+        start_with_p(&w, true);
+        let p1 = w.idle.take_idle_p().unwrap();
+        start.spawned();
+
+        push_left_to_owner(&w, p1);
+        if sysmon_looks {
+            sysmon_looks_at_stuck(&w, p1);
+            reached.mark(w.finish(2).not_stranded(
+                "the G is on the busy owner's ring, sysmon looked, every other M asleep",
+            ));
+        } else {
+            reached.mark(w.finish(2).outcome);
+        }
+    });
+}
+
+/// With sysmon's look the G must be taken by M0, spinning or woken, or by a new M —
+/// never left on P1's ring while every M sleeps.
 #[test]
 fn patient_push_busy_owner_rescued_by_sysmon() {
     static REACHED: Outcomes = Outcomes::new();
-    check(
-        "patient_push_busy_owner_rescued_by_sysmon",
-        |start: Start| {
-            let w = World::new(2, 1);
-            start_with_p(&w, true);
-            let p1 = w.idle.take_idle_p().unwrap();
-            start.spawned();
-
-            push_left_to_owner(&w, p1);
-            sysmon_looks_at_stuck(&w, p1);
-
-            // P1 stays held by its busy owner.
-            REACHED.mark(w.finish(2).not_stranded(
-                "the G is on the busy owner's ring, sysmon looked, every other M asleep",
-            ));
-        },
-    );
+    patient_push_busy_owner("patient_push_busy_owner_rescued_by_sysmon", &REACHED, true);
     REACHED.assert_reached(&[
         "taken by M0, 0 wake-ups",
         "taken by M0, 1 wake-ups",
@@ -708,23 +712,15 @@ fn patient_push_busy_owner_rescued_by_sysmon() {
     ]);
 }
 
-/// The same without sysmon's look: some execution leaves the G on the busy owner's ring
-/// with M0 asleep. L1 is sound only because sysmon looks (L3) — the model sees it.
+/// Without sysmon's look some execution leaves the G on the busy owner's ring with M0
+/// asleep. L1 is sound only because sysmon looks (L3) — the model sees it.
 #[test]
 fn patient_push_busy_owner_without_sysmon_can_strand() {
     static REACHED: Outcomes = Outcomes::new();
-    check(
+    patient_push_busy_owner(
         "patient_push_busy_owner_without_sysmon_can_strand",
-        |start: Start| {
-            let w = World::new(2, 1);
-            start_with_p(&w, true);
-            let p1 = w.idle.take_idle_p().unwrap();
-            start.spawned();
-
-            push_left_to_owner(&w, p1);
-
-            REACHED.mark(w.finish(2).outcome);
-        },
+        &REACHED,
+        false,
     );
     REACHED.assert_reached(&["stranded", "taken by M0, 0 wake-ups"]);
 }
