@@ -119,13 +119,15 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
                 return g;
             }
         }
-        // I/O, after one round of stealing and before sleeping: Gs whose sockets became
-        // ready are as good as queued, and an M blocked in `epoll_wait` would pick them
-        // up only once idle Ps let it run them. Not before stealing (Go's order): Gs
-        // queued on another P were readied earlier than any the poll would find, and
-        // their P's thread may be off the CPU — the kernel preempts it for a millisecond
-        // or two — while this M, running what it polled, never reaches them
-        // (`docs/netpoll.md`, "Who polls"; HTTP p99 in `docs/BENCHMARKS.md`).
+        // I/O, after one round of stealing (if this M may spin) and before sleeping: Gs
+        // whose sockets became ready are as good as queued, and an M blocked in
+        // `epoll_wait` would pick them up only once idle Ps let it run them. Not before
+        // stealing (Go's order): Gs queued on another P were readied earlier than any the
+        // poll would find, and their P's thread may be off the CPU — the kernel preempts
+        // it for a millisecond or two — while this M, running what it polled, never
+        // reaches them (`docs/netpoll.md`, "Who polls"; HTTP p99 in
+        // `docs/BENCHMARKS.md`). A spinning M that finds Gs here stops spinning in
+        // `poll_io` (`found_work`: the last spinner wakes another, as after a steal).
         if rt.netpoll.should_poll()
             && let Some(g) = poll_io(rt, m)
         {
