@@ -5,8 +5,9 @@
 //! Who polls (the scheduler's side, `sched/worker.rs` and `sched/sysmon.rs`), as Go's
 //! `findrunnable` does:
 //!
-//! - an M whose P has nothing queued looks (a zero timeout) before it steals, if some G
-//!   waits on I/O and no idle M is blocked in `epoll_wait` already;
+//! - an M whose P has nothing queued looks (a zero timeout) after one round of stealing,
+//!   before it sleeps, if some G waits on I/O and no idle M is blocked in `epoll_wait`
+//!   already;
 //! - the idle M that watches the timers (`sched/sleeper.rs`, step W5) blocks in
 //!   `epoll_wait` until the earliest timer, and is interrupted through the eventfd when
 //!   it must wake early (an earlier timer, a P handed to it);
@@ -86,8 +87,8 @@ impl Poller {
         self.descs.free(desc);
     }
 
-    /// Whether an M that runs out of work should look for I/O before stealing: Gs wait
-    /// on I/O and nobody is blocked in `epoll_wait` to catch their reports.
+    /// Whether an M that runs out of work (and found nothing to steal) should look for
+    /// I/O: Gs wait on I/O and nobody is blocked in `epoll_wait` to catch their reports.
     #[inline]
     pub(crate) fn should_poll(&self) -> bool {
         self.waiters.load(Ordering::Relaxed) != 0 && self.last_poll.load(Ordering::Relaxed) != 0

@@ -2,12 +2,12 @@
 //! (g0), repeat; sleep when there is nothing to do.
 //!
 //! Finding work, in order ([`find_runnable`]): the P's own queues (`M::next_local`:
-//! `runnext`, the ring, a batch of the global queue), its due timers, I/O readiness (a
-//! poll that does not wait, if Gs wait on I/O), then — spinning, at most half as many
-//! spinners as busy Ps — other Ps' rings (`steal.rs`: half of a random victim's, leaving
-//! a small ring to an owner that is getting to it), and finally give the P up and sleep
-//! (steps T1–T5 of `idle.rs`). One sleeping M watches the timers and the poller, blocked
-//! in `epoll_wait` (`sleeper.rs`, `netpoll/poller.rs`).
+//! `runnext`, the ring, a batch of the global queue), its due timers, then — spinning,
+//! at most half as many spinners as busy Ps — other Ps' rings (`steal.rs`: half of a
+//! random victim's, leaving a small ring to an owner that is getting to it), I/O
+//! readiness (a poll that does not wait, if Gs wait on I/O), and finally give the P up
+//! and sleep (steps T1–T5 of `idle.rs`). One sleeping M watches the timers and the
+//! poller, blocked in `epoll_wait` (`sleeper.rs`, `netpoll/poller.rs`).
 //!
 //! Between Gs, g0 also hands its P to the M of a pinned G it popped (Q1 of
 //! `pinned.rs`), sleeps when it has no P (after that, or when a G back from a blocking
@@ -111,20 +111,29 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
         if run_timers(p, rt.now_if_timers(p)) > 0 {
             continue;
         }
-        // I/O, before stealing (Go's order): Gs whose sockets became ready are as good as
-        // queued, and an M blocked in `epoll_wait` would pick them up only once idle Ps
-        // let it run them.
-        if rt.netpoll.should_poll()
-            && let Some(g) = poll_io(rt, m)
-        {
-            return g;
-        }
-        if m.spinning.get() || rt.idle.try_spin() {
+        let spin = m.spinning.get() || rt.idle.try_spin();
+        if spin {
             m.spinning.set(true);
             if let Some(g) = steal(rt, m, p, &mut patience) {
                 m.found_work(rt);
                 return g;
             }
+        }
+        // I/O, after one round of stealing (if this M may spin) and before sleeping: Gs
+        // whose sockets became ready are as good as queued, and an M blocked in
+        // `epoll_wait` would pick them up only once idle Ps let it run them. Not before
+        // stealing (Go's order): Gs queued on another P were readied earlier than any the
+        // poll would find, and their P's thread may be off the CPU — the kernel preempts
+        // it for a millisecond or two — while this M, running what it polled, never
+        // reaches them (`docs/netpoll.md`, "Who polls"; HTTP p99 in
+        // `docs/BENCHMARKS.md`). A spinning M that finds Gs here stops spinning in
+        // `poll_io` (`found_work`: the last spinner wakes another, as after a steal).
+        if rt.netpoll.should_poll()
+            && let Some(g) = poll_io(rt, m)
+        {
+            return g;
+        }
+        if spin {
             // Look a little longer before sleeping: waking a sleeping M costs the waker
             // a futex system call, and work often arrives again within microseconds. Not
             // while Gs wait on I/O: that work comes through epoll, which this loop does
