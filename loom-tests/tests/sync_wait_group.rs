@@ -57,3 +57,26 @@ fn waiters_wake_and_see_the_work() {
         task.join().unwrap();
     });
 }
+
+/// A group reused right after `wait` returned: `main` may see the count at zero before
+/// the last `done` has ended the round, re-arm the group and wait again. That second
+/// wait must not be woken by the first round's `done` (it was, when the round ended
+/// some time after the count's drop: step 3 of the module docs, "Rejected").
+#[test]
+fn a_reused_group_waits_for_its_own_round() {
+    check("wait_group_reuse", |start| {
+        let wg = WaitGroup::new();
+        wg.add(1);
+        let wg1 = wg.clone();
+        let first = thread::spawn(move || wg1.done());
+        start.spawned();
+        wg.wait();
+        wg.add(1);
+        let wg2 = wg.clone();
+        let second = thread::spawn(move || wg2.done());
+        wg.wait();
+        assert_eq!(wg.count(), 0, "woken by the first round's done");
+        first.join().unwrap();
+        second.join().unwrap();
+    });
+}

@@ -2,20 +2,29 @@
 //!
 //! # The protocol
 //!
-//! 1. `add` and `done` move the counter with one atomic each (`add`'s a CAS, so that an
-//!    overflowing `add` can refuse without the count ever wrapping).
+//! 1. `add` moves the counter with a CAS (so that an overflowing `add` can refuse
+//!    without the count ever wrapping); so does a `done` that leaves it above zero.
 //! 2. A waiter that sees a non-zero count takes the queue lock, looks again, and if the
 //!    count is still not zero links a [`Waiter`] from its frame, tagged with the round
 //!    (how many times the count has reached zero so far), and parks.
-//! 3. The `done` that brings the count to zero takes the queue lock, bumps the round,
-//!    and wakes every waiter of the old round, a batch of 32 per hold of the lock.
+//! 3. A `done` that finds the count at one takes the queue lock and decrements *under
+//!    it*; if that brings the count to zero it bumps the round in the same hold of the
+//!    lock, and wakes every waiter of the old round, a batch of 32 per hold.
 //!
-//! A waiter's second look happens under the queue lock, which the last `done` takes
-//! after its decrement: either that look sees zero, or the `done` finds the waiter
-//! linked. The round tag keeps a waiter that comes after the group is reused (`add`
-//! again) from being woken by the previous round's last `done` — unless it links
-//! itself before that `done` bumps the round, the same window Go's "reused before
-//! previous Wait has returned" describes.
+//! A waiter's second look happens under the queue lock, and the count reaches zero only
+//! under it: either that look sees zero, or the last `done` finds the waiter linked.
+//! The round tag keeps a waiter that comes after the group is reused (`add` again) from
+//! being woken by the previous round's last `done` — and since the round moves in the
+//! same hold of the lock as the count's drop to zero, a waiter that saw zero, returned,
+//! re-armed the group and waits again always links under the new round.
+//!
+//! Rejected: decrementing before taking the lock (as this file first did). The last
+//! `done` then bumped the round some time after the count read zero, and a waiter that
+//! returned on that zero without the lock, re-armed the group and waited again could
+//! link under the old round and be woken by the old round's `done` with ten tasks
+//! outstanding (`tests/wait_group.rs`, `a_wait_group_can_be_reused`, one run in a few
+//! with `GOGREEN_PROCS=1`). Go keeps the waiters' count in the counter's word instead;
+//! here the lock is taken by the last `done` anyway, so it only moves earlier.
 
 use super::queue::{self, WaitQueue};
 use super::waiter::Waiter;
@@ -118,29 +127,62 @@ impl WaitGroup {
     /// If the count is already zero (more `done` than `add`), like Go's
     /// "negative WaitGroup counter".
     pub fn done(&self) {
-        // Release: the task's work is visible to whoever sees the count reach zero.
-        let prev = self.inner.count.fetch_sub(1, Ordering::AcqRel);
-        if prev == 1 {
-            self.release_waiters();
-        } else if prev == 0 {
-            self.inner.count.fetch_add(1, Ordering::Relaxed);
-            panic!("gogreen: WaitGroup::done called more times than add (negative counter)");
+        let mut count = self.inner.count.load(Ordering::Relaxed);
+        loop {
+            match count {
+                0 => {
+                    panic!("gogreen: WaitGroup::done called more times than add (negative counter)")
+                }
+                1 => return self.done_last(),
+                _ => {}
+            }
+            // Release: the task's work is visible to whoever sees the count reach zero
+            // (through the release sequence that ends at the last `done`'s decrement).
+            match self.inner.count.compare_exchange_weak(
+                count,
+                count - 1,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => count = now,
+            }
         }
     }
 
-    /// Step 3.
+    /// Step 3: the count looked like one. Decrements under the queue lock, and if that
+    /// was the last task, ends the round in the same hold of the lock and wakes it.
     #[cold]
-    fn release_waiters(&self) {
+    fn done_last(&self) {
         let mut batch: [_; queue::BATCH] = Default::default();
         let mut round = None;
         loop {
             let (n, more) = {
                 let mut q = self.inner.waiters.lock();
-                let round = *round.get_or_insert_with(|| {
-                    let r = q.state;
-                    q.state = r.wrapping_add(1);
-                    r
-                });
+                let round = match round {
+                    Some(r) => r,
+                    None => {
+                        // AcqRel: Release for this task's work, as in `done`; Acquire
+                        // so that the wake-ups (the tokens' Release) carry every
+                        // earlier `done`'s work too.
+                        let prev = self.inner.count.fetch_sub(1, Ordering::AcqRel);
+                        if prev != 1 {
+                            if prev == 0 {
+                                self.inner.count.fetch_add(1, Ordering::Relaxed);
+                                drop(q);
+                                panic!(
+                                    "gogreen: WaitGroup::done called more times than add \
+                                     (negative counter)"
+                                );
+                            }
+                            // An `add` came in between: not the last task after all.
+                            return;
+                        }
+                        let r = q.state;
+                        q.state = r.wrapping_add(1);
+                        *round.insert(r)
+                    }
+                };
                 let n = q.wake_some(RELEASED, &mut batch, |r| r == round);
                 (n, q.front() == Some(round))
             };
