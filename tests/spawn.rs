@@ -150,14 +150,18 @@ fn dropping_a_handle_detaches_the_task() {
     assert_eq!(done.load(Ordering::Relaxed), 100);
 }
 
+/// A task result that counts its drops.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        // SeqCst: the tests read the count right after seeing a task finish.
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 #[test]
 fn results_of_detached_tasks_are_dropped_once() {
-    struct Counted(Arc<AtomicUsize>);
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
     let drops = Arc::new(AtomicUsize::new(0));
     let wg = gogreen::sync::WaitGroup::new();
     let mut joined = Vec::new();
@@ -344,12 +348,6 @@ fn joining_itself_panics_instead_of_waiting_forever() {
 /// window with a panicking drop and caught the race in about one run in eight.
 #[test]
 fn a_handle_dropped_as_its_task_finishes_drops_the_result_once() {
-    struct Counted(Arc<AtomicUsize>);
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let drops = Arc::new(AtomicUsize::new(0));
     for round in 0..5_000 {
         let d = drops.clone();
