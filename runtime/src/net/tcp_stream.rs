@@ -20,6 +20,12 @@ use std::time::{Duration, Instant};
 /// thread it blocks the thread. Read and write timeouts fail with the error kind std
 /// gives on Linux, `WouldBlock`.
 ///
+/// Like std's, and unlike Go's `net`, a new connection keeps Nagle's algorithm on: a
+/// server that writes small replies without reading in between (a chat room's writer,
+/// say) waits for the peer's acknowledgements unless it calls
+/// [`set_nodelay(true)`](TcpStream::set_nodelay), as a Go server gets by default
+/// (`docs/BENCHMARKS.md`, "Chat: Nagle's algorithm, not the hub").
+///
 /// ```
 /// use gogreen::net::{TcpListener, TcpStream};
 /// use std::io::{Read, Write};
@@ -173,6 +179,7 @@ impl TcpStream {
         Ok(())
     }
 
+    /// Turns Nagle's algorithm off (`true`) or on; see the type's docs.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.std().set_nodelay(nodelay)
     }
