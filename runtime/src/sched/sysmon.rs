@@ -178,6 +178,7 @@ fn run(rt: &'static Runtime) -> ! {
             let long = !rt.netpoll.has_waiters();
             let kind = if long { SLEEP_LONG } else { SLEEP_SHORT };
             rt.sysmon_sleep.store(kind, Ordering::SeqCst);
+            let mut woken = false;
             if all_idle(rt) {
                 let until = if verdict == Verdict::Settling {
                     // An idle M is between firing timers and queueing what they woke;
@@ -186,11 +187,24 @@ fn run(rt: &'static Runtime) -> ! {
                 } else {
                     (!long).then(|| Instant::now() + MAX_DELAY)
                 };
-                rt.sysmon_parker.park(earliest(until, schedtrace.as_ref()));
+                let deadline = earliest(until, schedtrace.as_ref());
+                rt.sysmon_parker.park(deadline);
+                woken = deadline.is_none_or(|d| Instant::now() < d);
             }
             rt.sysmon_sleep.store(AWAKE, Ordering::SeqCst);
-            delay = MIN_DELAY;
-            idle_rounds = 0;
+            // Woken: a P left the idle list, and its G may enter a blocking call that
+            // must be retaken within a period or two, so the period starts again at
+            // its shortest. Not after a sleep that ran to its end: nobody asked for a
+            // look, and the period goes on from where it was. A server whose Ps keep
+            // going idle between requests otherwise restarted the period every 10 ms
+            // (every short sleep's end), and sysmon woke 700–800 times a second, 20 µs
+            // apart in bursts — each time on a core that an M or the clients were
+            // using: a third of the M's involuntary context switches, and HTTP p90
+            // 1.5 times tokio's with one P (`docs/BENCHMARKS.md`).
+            if woken {
+                delay = MIN_DELAY;
+                idle_rounds = 0;
+            }
         } else {
             let until = Some(Instant::now() + delay);
             rt.sysmon_parker.park(earliest(until, schedtrace.as_ref()));
