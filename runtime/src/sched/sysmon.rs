@@ -59,7 +59,8 @@
 //! is pending it sleeps until a P leaves the idle list (whoever takes one wakes it:
 //! `wake::start_m`, `Runtime::take_idle_p`) — or, while Gs wait on I/O, for at most
 //! 10 ms: the idle M blocked in `epoll_wait` watches the sockets, and takes a P for the
-//! Gs they ready without starting an M or waking sysmon.
+//! Gs they ready without starting an M or waking sysmon. Woken, it starts again at its
+//! shortest period; at the end of such a 10 ms sleep it goes on at the period it had.
 
 use super::clock;
 use super::counters::GLOBAL;
