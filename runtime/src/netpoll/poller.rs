@@ -2,12 +2,11 @@
 //! many green threads wait — and a poll, which turns the kernel's reports into runnable
 //! green threads.
 //!
-//! Who polls (the scheduler's side, `sched/worker.rs` and `sched/sysmon.rs`), as Go's
-//! `findrunnable` does:
+//! Who polls (the scheduler's side, `sched/worker.rs` and `sched/sysmon.rs`), much as
+//! Go's `findrunnable` does, but without its poll that does not wait by an M whose P
+//! ran dry (that M goes to sleep, and becomes the one below if nobody is; see
+//! `worker::find_runnable` for why):
 //!
-//! - an M whose P has nothing queued looks (a zero timeout) after one round of stealing,
-//!   before it sleeps, if some G waits on I/O and no idle M is blocked in `epoll_wait`
-//!   already;
 //! - the idle M that watches the timers (`sched/sleeper.rs`, step W5) blocks in
 //!   `epoll_wait` until the earliest timer, and is interrupted through the eventfd when
 //!   it must wake early (an earlier timer, a P handed to it);
@@ -36,12 +35,13 @@ pub(crate) struct Poller {
     epoll: Epoll,
     descs: Descs,
     /// Gs listed in a slot (Go's `netpollWaiters`). A hint for who should poll: with
-    /// none, a P that runs dry does not look, and sysmon does not either. It may lag a
-    /// G that is just listing itself; the M blocked in `epoll_wait`, which does not
-    /// read it, picks such a G's report up.
+    /// none, sysmon does not poll, and the Ms and sysmon sleep as in a program without
+    /// I/O (`sched/worker.rs`, `sched/sysmon.rs`). It may lag a G that is just listing
+    /// itself; the M blocked in `epoll_wait`, which does not read it, picks such a G's
+    /// report up.
     waiters: AtomicUsize,
     /// When a poll last ended, in nanoseconds of `clock`, or 0 while an M is blocked in
-    /// `epoll_wait` (Go's `sched.lastpoll`): then the others need not look.
+    /// `epoll_wait` (Go's `sched.lastpoll`): then sysmon need not look.
     last_poll: AtomicU64,
     /// Gs that reports made runnable, since the start (`gogreen::stats`).
     woken: AtomicU64,
@@ -85,13 +85,6 @@ impl Poller {
         // An error means the fd was not registered or not open: nothing to remove.
         let _ = self.epoll.delete(fd);
         self.descs.free(desc);
-    }
-
-    /// Whether an M that runs out of work (and found nothing to steal) should look for
-    /// I/O: Gs wait on I/O and nobody is blocked in `epoll_wait` to catch their reports.
-    #[inline]
-    pub(crate) fn should_poll(&self) -> bool {
-        self.waiters.load(Ordering::Relaxed) != 0 && self.last_poll.load(Ordering::Relaxed) != 0
     }
 
     /// Whether any G waits on I/O (a snapshot).

@@ -4,10 +4,11 @@
 //! Finding work, in order ([`find_runnable`]): the P's own queues (`M::next_local`:
 //! `runnext`, the ring, a batch of the global queue), its due timers, then — spinning,
 //! at most half as many spinners as busy Ps — other Ps' rings (`steal.rs`: half of a
-//! random victim's, leaving a small ring to an owner that is getting to it), I/O
-//! readiness (a poll that does not wait, if Gs wait on I/O), and finally give the P up
-//! and sleep (steps T1–T5 of `idle.rs`). One sleeping M watches the timers and the
-//! poller, blocked in `epoll_wait` (`sleeper.rs`, `netpoll/poller.rs`).
+//! random victim's, leaving a small ring to an owner that is getting to it), and
+//! finally give the P up and sleep (steps T1–T5 of `idle.rs`). One sleeping M watches
+//! the timers and the poller, blocked in `epoll_wait` (`sleeper.rs`,
+//! `netpoll/poller.rs`): I/O readiness reaches the Ms through it, never through a poll
+//! that does not wait (see [`find_runnable`]).
 //!
 //! Between Gs, g0 also hands its P to the M of a pinned G it popped (Q1 of
 //! `pinned.rs`), sleeps when it has no P (after that, or when a G back from a blocking
@@ -119,20 +120,18 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
                 return g;
             }
         }
-        // I/O, after one round of stealing (if this M may spin) and before sleeping: Gs
-        // whose sockets became ready are as good as queued, and an M blocked in
-        // `epoll_wait` would pick them up only once idle Ps let it run them. Not before
-        // stealing (Go's order): Gs queued on another P were readied earlier than any the
-        // poll would find, and their P's thread may be off the CPU — the kernel preempts
-        // it for a millisecond or two — while this M, running what it polled, never
-        // reaches them (`docs/netpoll.md`, "Who polls"; HTTP p99 in
-        // `docs/BENCHMARKS.md`). A spinning M that finds Gs here stops spinning in
-        // `poll_io` (`found_work`: the last spinner wakes another, as after a steal).
-        if rt.netpoll.should_poll()
-            && let Some(g) = poll_io(rt, m)
-        {
-            return g;
-        }
+        // No poll for I/O here, though Go's `findrunnable` makes one that does not wait
+        // (and the first version of this loop did, after stealing): the M goes on to
+        // give its P up and sleep, and if no other M is blocked in `epoll_wait`, this
+        // one becomes the M that is (`stop_m`) — its `epoll_wait` returns at once with
+        // any reports already there, and it takes a P back for their Gs
+        // (`run_polled`). Nothing waits longer for it. What the extra poll did, on a
+        // machine shared with the clients: two Ms whose Ps kept running dry each
+        // polled, found a G or two, ran them and polled again, neither ever sleeping —
+        // 1.6 times the CPU per HTTP request in some runs, taken from the clients, and
+        // a p99 1.14 times as long (16 of 18 alternated runs; `docs/BENCHMARKS.md`).
+        // Without it at most one M polls, and the other sleeps until woken for a
+        // batch. sysmon still polls if nobody has for 10 ms (every P busy).
         if spin {
             // Look a little longer before sleeping: waking a sleeping M costs the waker
             // a futex system call, and work often arrives again within microseconds. Not
@@ -179,23 +178,6 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
         // T5.
         stop_m(rt, m);
     }
-}
-
-/// Looks for I/O readiness without waiting, holding a P: the first G made runnable is
-/// returned to run, the others go to this P's ring — one batch — and, if there are
-/// others, an M is woken to share them.
-fn poll_io(rt: &'static Runtime, m: &'static M) -> Option<&'static G> {
-    let mut ready = Vec::new();
-    rt.netpoll.poll_now(&mut ready);
-    let (&first, rest) = ready.split_first()?;
-    for &g in rest {
-        push_local(rt, m, g);
-    }
-    m.found_work(rt);
-    if !rest.is_empty() && rt.idle.should_wake_unfenced() {
-        wakep(rt);
-    }
-    Some(first)
 }
 
 /// Q1 of `pinned.rs`: gives this M's P to the M that `g` (just popped, so held by
