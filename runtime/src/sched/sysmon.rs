@@ -200,8 +200,9 @@ fn run(rt: &'static Runtime) -> ! {
             // going idle between requests otherwise restarted the period every 10 ms
             // (every short sleep's end), and sysmon woke 700–800 times a second, 20 µs
             // apart in bursts — each time on a core that an M or the clients were
-            // using: a third of the M's involuntary context switches, and HTTP p90
-            // 1.5 times tokio's with one P (`docs/BENCHMARKS.md`).
+            // using: with one P, three quarters of the M's involuntary context
+            // switches, and an HTTP p90 up to 1.5 times tokio's (`docs/BENCHMARKS.md`,
+            // "Stop 14").
             if woken {
                 delay = MIN_DELAY;
                 idle_rounds = 0;

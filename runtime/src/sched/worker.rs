@@ -112,27 +112,24 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
         if run_timers(p, rt.now_if_timers(p)) > 0 {
             continue;
         }
-        let spin = m.spinning.get() || rt.idle.try_spin();
-        if spin {
+        // No poll for I/O here, though Go's `findrunnable` makes one that does not wait
+        // (and this loop did, after stealing, until stop 14): the M goes on to give its P
+        // up and sleep, and if no other M is blocked in `epoll_wait`, this one becomes
+        // the M that is (`stop_m`) — its `epoll_wait` returns at once with any reports
+        // already there, and it takes a P back for their Gs (`run_polled`). Nothing
+        // waits longer for it. What the extra poll did, on a machine shared with the
+        // clients: two Ms whose Ps kept running dry each polled, found a G or two, ran
+        // them and polled again, neither ever sleeping — about 1.5 times the CPU per
+        // HTTP request in some runs, taken from the clients, and a longer p99 (lower
+        // without the poll in 28 of 34 alternated runs; `docs/BENCHMARKS.md`, "Stop
+        // 14"). Without it at most one M polls, and the other sleeps until woken for a
+        // batch. sysmon still polls if nobody has for 10 ms (every P busy).
+        if m.spinning.get() || rt.idle.try_spin() {
             m.spinning.set(true);
             if let Some(g) = steal(rt, m, p, &mut patience) {
                 m.found_work(rt);
                 return g;
             }
-        }
-        // No poll for I/O here, though Go's `findrunnable` makes one that does not wait
-        // (and the first version of this loop did, after stealing): the M goes on to
-        // give its P up and sleep, and if no other M is blocked in `epoll_wait`, this
-        // one becomes the M that is (`stop_m`) — its `epoll_wait` returns at once with
-        // any reports already there, and it takes a P back for their Gs
-        // (`run_polled`). Nothing waits longer for it. What the extra poll did, on a
-        // machine shared with the clients: two Ms whose Ps kept running dry each
-        // polled, found a G or two, ran them and polled again, neither ever sleeping —
-        // 1.6 times the CPU per HTTP request in some runs, taken from the clients, and
-        // a p99 1.14 times as long (16 of 18 alternated runs; `docs/BENCHMARKS.md`).
-        // Without it at most one M polls, and the other sleeps until woken for a
-        // batch. sysmon still polls if nobody has for 10 ms (every P busy).
-        if spin {
             // Look a little longer before sleeping: waking a sleeping M costs the waker
             // a futex system call, and work often arrives again within microseconds. Not
             // while Gs wait on I/O: that work comes through epoll, which this loop does

@@ -130,9 +130,7 @@ impl WaitGroup {
         let mut count = self.inner.count.load(Ordering::Relaxed);
         loop {
             match count {
-                0 => {
-                    panic!("gogreen: WaitGroup::done called more times than add (negative counter)")
-                }
+                0 => negative_counter(),
                 1 => return self.done_last(),
                 _ => {}
             }
@@ -170,10 +168,7 @@ impl WaitGroup {
                             if prev == 0 {
                                 self.inner.count.fetch_add(1, Ordering::Relaxed);
                                 drop(q);
-                                panic!(
-                                    "gogreen: WaitGroup::done called more times than add \
-                                     (negative counter)"
-                                );
+                                negative_counter();
                             }
                             // An `add` came in between: not the last task after all.
                             return;
@@ -236,3 +231,10 @@ impl fmt::Debug for WaitGroup {
 // atomic and the queue is changed only under its lock, by code that does not panic.
 impl std::panic::UnwindSafe for WaitGroup {}
 impl std::panic::RefUnwindSafe for WaitGroup {}
+
+/// A `done` past zero (Go's "negative WaitGroup counter"), after the count was left
+/// (or put back) at zero.
+#[cold]
+fn negative_counter() -> ! {
+    panic!("gogreen: WaitGroup::done called more times than add (negative counter)")
+}
