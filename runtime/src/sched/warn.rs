@@ -14,12 +14,15 @@
 //! thread. A thread that blocked during the hold, or is asleep in the kernel now (`S`
 //! or `D` in `.../stat`: one long call that began before the hold), made a blocking
 //! call the runtime was not told about (`std::fs`, `std::thread::sleep`, a std lock) —
-//! the kind sysmon must hand the P off from. Anything else is a computation: a loop
-//! that never blocks has no voluntary switches, however often a loaded machine
-//! preempts it. Rejected: the state alone — a sample may fall between two short sleeps
-//! of a loop, or on a sleeper that has woken and waits for a CPU; the CPU time
-//! (`schedstat`) — a wait in a run queue is counted only once it ends, so on a loaded
-//! machine a computation looks idle.
+//! the kind sysmon must hand the P off from. A thread that did not block is named as
+//! computing once it has also run [`HOLD_LIMIT`] on a CPU during the hold (its thread
+//! CPU clock): a loop that never blocks has no voluntary switches, however often a
+//! loaded machine preempts it, but neither has a sleeper that woke just before the
+//! first look and then waited over 10 ms for a CPU — until it runs, it is judged
+//! later. Rejected: the state alone — a sample may fall between two short sleeps of a
+//! loop, or on a sleeper that has woken and waits for a CPU; the CPU time alone — on a
+//! loaded machine a thread asleep in the kernel and one waiting for a CPU both run
+//! little, and only the first is a blocking call.
 //!
 //! Off (the default), it costs sysmon one branch per stuck P; the green threads pay
 //! nothing either way. On, sysmon opens files in `/proc` for a moment now and then:
@@ -64,6 +67,8 @@ struct Held {
     /// How many times the holding OS thread had blocked in the kernel then (`None` if
     /// unreadable).
     blocks: Option<u64>,
+    /// Its CPU time then (`None` if unreadable).
+    cpu: Option<Duration>,
     at: Instant,
     /// This hold was judged already (at most once per hold).
     judged: bool,
@@ -95,6 +100,7 @@ impl Warner {
                 self.held[p.id] = Some(Held {
                     tick,
                     blocks: voluntary_switches(tid),
+                    cpu: thread_cpu_time(tid),
                     at: now,
                     judged: false,
                 });
@@ -105,11 +111,19 @@ impl Warner {
         if held.judged || wall < HOLD_LIMIT {
             return;
         }
+        let blocked = thread_asleep(tid)
+            || matches!((held.blocks, voluntary_switches(tid)), (Some(a), Some(b)) if b > a);
+        // Neither blocked nor computing yet: it mostly waited for a CPU. Judged later.
+        let ran = match (held.cpu, thread_cpu_time(tid)) {
+            (Some(a), Some(b)) => b.saturating_sub(a) >= HOLD_LIMIT,
+            _ => true,
+        };
+        if !blocked && !ran {
+            return;
+        }
         if let Some(h) = &mut self.held[p.id] {
             h.judged = true;
         }
-        let blocked = thread_asleep(tid)
-            || matches!((held.blocks, voluntary_switches(tid)), (Some(a), Some(b)) if b > a);
         // Pinned, so that its name and spawn location stay its own while they are read.
         if !g.observe() {
             return;
@@ -173,4 +187,24 @@ fn voluntary_switches(tid: i32) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// The CPU time thread `tid` of this process has used (its thread CPU clock, exact to
+/// the moment, where `schedstat` lags by up to a scheduler tick), or `None`.
+fn thread_cpu_time(tid: i32) -> Option<Duration> {
+    if tid <= 0 {
+        return None; // Not started: 0 would name the calling thread's clock.
+    }
+    // The kernel's clock id for a thread's CPU clock: the tid, inverted and shifted,
+    // with CPUCLOCK_PERTHREAD (4) | CPUCLOCK_SCHED (2) (`posix-timers.h`).
+    let clock = (!tid << 3) | 6;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; an unknown clock id is refused with EINVAL.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return None;
+    }
+    Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
