@@ -191,6 +191,38 @@ fn unix_shutdown_wakes_a_blocked_reader_and_timeouts_fire() {
     assert_eq!(n, 0);
 }
 
+#[test]
+fn unix_stream_round_trips_through_std_with_its_settings() {
+    let (a, b) = UnixStream::pair().unwrap();
+    a.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+    a.set_nonblocking(true).unwrap();
+    let std = a.into_std().unwrap();
+    assert_eq!(std.write_timeout().unwrap(), Some(Duration::from_secs(2)));
+    assert_eq!(std.read_timeout().unwrap(), None);
+    // Non-blocking as asked: a read with nothing sent says so.
+    let e = (&std).read(&mut [0u8; 1]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
+    std.set_nonblocking(false).unwrap();
+    std.set_read_timeout(Some(Duration::from_millis(30)))
+        .unwrap();
+    // As the kernel keeps it: rounded to its clock tick.
+    let read_timeout = std.read_timeout().unwrap();
+    assert!(read_timeout.is_some());
+    let back = UnixStream::from_std(std).unwrap();
+    assert_eq!(back.read_timeout().unwrap(), read_timeout);
+    assert_eq!(back.write_timeout().unwrap(), Some(Duration::from_secs(2)));
+    // Blocking again, and the timeout taken over: a read waits for it in a green thread.
+    let back = gogreen::run(move || {
+        let e = (&back).read(&mut [0u8; 1]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
+        back
+    });
+    (&b).write_all(b"x").unwrap();
+    let mut got = [0u8; 1];
+    (&back).read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"x");
+}
+
 fn pipe() -> (File, File) {
     let mut fds = [0; 2];
     // SAFETY: pipe2 writes two fds.

@@ -11,7 +11,9 @@
 //! The block is made on first need — a setting, or a clone — so a socket that never
 //! uses either (most of a server's) costs one null pointer.
 
+use super::sys;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
@@ -127,6 +129,67 @@ impl Options {
     #[inline]
     pub(crate) fn write_deadline(&self) -> Option<Instant> {
         deadline(self.write_timeout())
+    }
+}
+
+/// A std socket whose timeouts live in the kernel: what `from_std` takes over from it
+/// and `into_std` gives back ([`Options::take_from`], [`Options::give_back`]).
+pub(crate) trait StdSocket: AsRawFd {
+    fn read_timeout(&self) -> io::Result<Option<Duration>>;
+    fn write_timeout(&self) -> io::Result<Option<Duration>>;
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()>;
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()>;
+    fn set_nonblocking(&self, on: bool) -> io::Result<()>;
+}
+
+/// `StdSocket` through each type's own (inherent) methods of the same names.
+macro_rules! std_socket {
+    ($($t:ty),*) => {$(
+        impl StdSocket for $t {
+            fn read_timeout(&self) -> io::Result<Option<Duration>> {
+                <$t>::read_timeout(self)
+            }
+            fn write_timeout(&self) -> io::Result<Option<Duration>> {
+                <$t>::write_timeout(self)
+            }
+            fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+                <$t>::set_read_timeout(self, t)
+            }
+            fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+                <$t>::set_write_timeout(self, t)
+            }
+            fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+                <$t>::set_nonblocking(self, on)
+            }
+        }
+    )*};
+}
+
+std_socket!(
+    std::net::TcpStream,
+    std::net::UdpSocket,
+    std::os::unix::net::UnixStream
+);
+
+impl Options {
+    /// The settings of a std socket about to be wrapped (`from_std`): its kernel
+    /// timeouts and its mode become this block's, and the fd is made non-blocking
+    /// underneath. (The kernel timeouts stay set; a non-blocking fd never waits for
+    /// them.)
+    pub(crate) fn take_from(socket: &impl StdSocket) -> io::Result<Options> {
+        let opts = Options::new();
+        opts.set_read_timeout(socket.read_timeout()?)?;
+        opts.set_write_timeout(socket.write_timeout()?)?;
+        opts.set_nonblocking(sys::is_nonblocking(socket.as_raw_fd())?);
+        sys::set_nonblocking(socket.as_raw_fd(), true)?;
+        Ok(opts)
+    }
+
+    /// Hands these settings back to the std socket unwrapped from them (`into_std`).
+    pub(crate) fn give_back(&self, socket: &impl StdSocket) -> io::Result<()> {
+        socket.set_read_timeout(self.read_timeout())?;
+        socket.set_write_timeout(self.write_timeout())?;
+        socket.set_nonblocking(self.nonblocking())
     }
 }
 

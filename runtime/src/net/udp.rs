@@ -179,11 +179,7 @@ impl UdpSocket {
     ///
     /// If the socket's settings cannot be read, or non-blocking mode set.
     pub fn from_std(socket: net::UdpSocket) -> io::Result<UdpSocket> {
-        let opts = Options::new();
-        opts.set_read_timeout(socket.read_timeout()?)?;
-        opts.set_write_timeout(socket.write_timeout()?)?;
-        opts.set_nonblocking(sys::is_nonblocking(socket.as_raw_fd())?);
-        sys::set_nonblocking(socket.as_raw_fd(), true)?;
+        let opts = Options::take_from(&socket)?;
         Ok(UdpSocket {
             fd: PollFd::owned(socket),
             opts,
@@ -198,9 +194,7 @@ impl UdpSocket {
     pub fn into_std(self) -> io::Result<net::UdpSocket> {
         let UdpSocket { fd, opts } = self;
         let socket = fd.into_inner();
-        socket.set_read_timeout(opts.read_timeout())?;
-        socket.set_write_timeout(opts.write_timeout())?;
-        socket.set_nonblocking(opts.nonblocking())?;
+        opts.give_back(&socket)?;
         Ok(socket)
     }
 

@@ -88,11 +88,7 @@ impl UnixStream {
     ///
     /// If the socket's settings cannot be read, or non-blocking mode set.
     pub fn from_std(stream: net::UnixStream) -> io::Result<UnixStream> {
-        let opts = Options::new();
-        opts.set_read_timeout(stream.read_timeout()?)?;
-        opts.set_write_timeout(stream.write_timeout()?)?;
-        opts.set_nonblocking(sys::is_nonblocking(stream.as_raw_fd())?);
-        sys::set_nonblocking(stream.as_raw_fd(), true)?;
+        let opts = Options::take_from(&stream)?;
         Ok(UnixStream {
             fd: PollFd::owned(stream),
             opts,
@@ -107,9 +103,7 @@ impl UnixStream {
     pub fn into_std(self) -> io::Result<net::UnixStream> {
         let UnixStream { fd, opts } = self;
         let stream = fd.into_inner();
-        stream.set_read_timeout(opts.read_timeout())?;
-        stream.set_write_timeout(opts.write_timeout())?;
-        stream.set_nonblocking(opts.nonblocking())?;
+        opts.give_back(&stream)?;
         Ok(stream)
     }
 
