@@ -427,8 +427,15 @@ fn large_messages_fit<const N: usize>(stack: usize) {
 }
 
 /// The cases: a 16 KiB message on a default 64 KiB stack (a rendezvous receive
-/// needed more than 60 KiB), and a 32 KiB message through 128 KiB stacks.
+/// needed more than 60 KiB), and a 32 KiB message through 128 KiB stacks. Optimized
+/// builds only: without optimization every generic frame keeps its own copy of the
+/// message, and the stack overflows (the runtime reports it and aborts, taking every
+/// test of this file with it) — as it would in any debug build that sends pages.
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "unoptimized frames copy the message; the bound holds for --release builds"
+)]
 fn large_messages_on_small_green_stacks() {
     gogreen::run(|| {
         large_messages_fit::<{ 16 * 1024 }>(64 * 1024);

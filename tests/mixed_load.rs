@@ -32,7 +32,7 @@ struct Shared {
 }
 
 fn worker(id: u64, shared: Arc<Shared>) -> u64 {
-    let mut rng = Rng(id * 0x9E37_79B9_7F4A_7C15 + 1);
+    let mut rng = Rng(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut children = Vec::new();
     for _ in 0..ROUNDS {
         let (tx, rx) = &shared.channels[rng.below(shared.channels.len() as u64) as usize];
