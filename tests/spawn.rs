@@ -360,3 +360,57 @@ fn a_handle_dropped_as_its_task_finishes_drops_the_result_once() {
         assert_eq!(drops.load(Ordering::SeqCst), round + 1, "round {round}");
     }
 }
+
+/// Every green thread here but the first starts right after the one before it parked
+/// on the rendezvous `gate` holding its lock, which such a first run releases before
+/// it touches its stack (`sched/switch.rs`, `start_after_unlock`): the started green
+/// threads run whole — task-locals, panics, results — and the parked ones all wake.
+#[test]
+fn first_runs_after_a_park_under_a_lock_run_whole() {
+    gogreen::task_local! {
+        static MINE: std::cell::Cell<usize> = std::cell::Cell::new(0);
+    }
+    const N: usize = 2_000;
+    let sum = gogreen::run(|| {
+        let (gate_tx, gate) = gogreen::chan::bounded::<()>(0);
+        let started = gogreen::sync::WaitGroup::new();
+        started.add(N);
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let (gate, started) = (gate.clone(), started.clone());
+                gogreen::spawn(move || {
+                    MINE.with(|m| m.set(i));
+                    started.done();
+                    // Closed once all have started: the receive ends with an error,
+                    // after a park for all but the last few.
+                    assert!(gate.recv().is_err());
+                    assert_eq!(MINE.with(|m| m.get()), i);
+                    if i % 199 == 3 {
+                        panic!("green thread {i} panics on purpose");
+                    }
+                    i
+                })
+            })
+            .collect();
+        drop(gate);
+        started.wait();
+        drop(gate_tx);
+        let mut sum = 0;
+        for (i, h) in handles.into_iter().enumerate() {
+            match h.join() {
+                Ok(v) => {
+                    assert_eq!(v, i);
+                    sum += v;
+                }
+                Err(p) => {
+                    assert_eq!(i % 199, 3, "green thread {i} failed");
+                    let msg = p.downcast_ref::<String>().unwrap();
+                    assert!(msg.contains(&format!("green thread {i} panics")), "{msg}");
+                }
+            }
+        }
+        sum
+    });
+    let want: usize = (0..N).filter(|i| i % 199 != 3).sum();
+    assert_eq!(sum, want);
+}
