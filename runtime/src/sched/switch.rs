@@ -57,6 +57,13 @@ impl M {
                 give_stack(p, g);
             }
         }
+        self.mark_running(p, g);
+        true
+    }
+
+    /// `g` is the running G of this M and P from now on.
+    #[inline]
+    fn mark_running(&self, p: &'static P, g: &'static G) {
         self.curg.set(g);
         // Only this M writes it; sysmon reads it. (The preempt flag is cleared by
         // `preempt_point`, which acts on it, not here on every switch.)
@@ -64,7 +71,6 @@ impl M {
             p.schedtick.load(Ordering::Relaxed).wrapping_add(1),
             Ordering::Relaxed,
         );
-        true
     }
 
     /// `begin_run` popped a G pinned to another M: keeps it for g0 to hand that M this
@@ -135,7 +141,19 @@ impl M {
         let Some(p) = self.p() else {
             crate::fatal!("switching away from a G on an M without a P")
         };
+        // A first run after a park under a lock takes its stack, and starts, once the
+        // lock is released (`start_after_unlock`). Known at compile time for every other
+        // caller: `pending` is a constant where this is inlined.
+        let parks_locked = matches!(pending, Pending::ParkUnlock(_));
+        let mut first_run_after_lock = false;
         while let Some(n) = next {
+            // SAFETY: this M holds `n` (just popped), so its save slot is stable; `FRESH`
+            // also says it is pinned to no M.
+            if parks_locked && unsafe { *n.sp.get() } == FRESH {
+                self.mark_running(p, n);
+                first_run_after_lock = true;
+                break;
+            }
             if self.begin_run(p, n) {
                 break;
             }
@@ -148,12 +166,6 @@ impl M {
         if crate::trace::on() {
             traced::switch(self, p, g, next, pending);
         }
-        // A first run after a park under a lock starts once the lock is released
-        // (`start_after_unlock`). Known at compile time for every other caller: `pending`
-        // is a constant where this is inlined.
-        let first_run_after_lock = matches!(pending, Pending::ParkUnlock(_))
-            // SAFETY: this M holds `n` (popped above), so its save slot is stable.
-            && next.is_some_and(|n| unsafe { *n.sp.get() } == FRESH);
         let resumer = match next {
             Some(n) if first_run_after_lock => {
                 self.pending.set(pending);
@@ -204,14 +216,17 @@ impl M {
     /// (g0 is suspended in `enter` until a G switches back to it), so the space below it
     /// serves as a scratch stack: `arch::start` saves the parking G's context as a
     /// switch does and runs [`unlock_then_start`] there, which does the pending work —
-    /// the park's commit and the unlock, as `after_switch` on any landing — and starts
-    /// `n` on its own stack. The scratch context is never resumed; g0's frames above
+    /// the park's commit and the unlock, as `after_switch` on any landing — then gives
+    /// `n` its stack (which may take the pool's lock, or carve new slots with system
+    /// calls: not under a channel's lock either) and starts `n` on it. The scratch
+    /// context is never resumed; g0's frames above
     /// its saved stack pointer are untouched. Costs one more `start` (six pushes) per
     /// such first run; Go gets the same order for free by running `unlockf` on g0.
     ///
     /// # Safety
-    /// As for `enter`: `save` is the running G's save slot, `n` is held by this M and
-    /// has never run, and nothing unwinds through here.
+    /// As for `enter`: `save` is the running G's save slot, `n` is held by this M, has
+    /// never run, and is marked running (`mark_running`) but has no stack yet, and
+    /// nothing unwinds through here.
     #[cold]
     #[inline(never)]
     unsafe fn start_after_unlock(&'static self, save: *mut *mut u8, n: &G) -> *mut () {
@@ -352,9 +367,18 @@ fn give_stack(p: &'static P, g: &'static G) {
 /// resumes the context it saves.
 unsafe extern "C" fn unlock_then_start(arg: *mut (), m: *mut ()) -> ! {
     // SAFETY: `start_after_unlock` passes this M, whose `pending` it set.
-    after_switch(unsafe { &*(m as *const M) });
+    let this = unsafe { &*(m as *const M) };
+    after_switch(this);
     // SAFETY: `start_after_unlock` passes a G this M holds, which never ran.
     let g = unsafe { &*(arg as *const G) };
+    // SAFETY: as `begin_run`: this M holds `g`, which has no stack yet (a pool or cache
+    // may make system calls for it — no lock held now).
+    if unsafe { g.needs_stack() } {
+        let Some(p) = this.p() else {
+            crate::fatal!("a first run on an M without a P")
+        };
+        give_stack(p, g);
+    }
     let mut abandoned: *mut u8 = ptr::null_mut();
     // SAFETY: `g` has its stack (`begin_run` gave it one) and never ran; the save slot
     // is a local no one reads, so this scratch context is never resumed.
