@@ -90,8 +90,8 @@
 //! - Green threads have 64 KiB stacks by default (`stack_size`, `GOGREEN_STACK_SIZE`),
 //!   sized for optimized code. An unoptimized build's frames are several times larger:
 //!   a debug build that puts big values (a 16 KiB message, say) through channels may
-//!   overflow where `--release` does not. An overflow is reported with the green
-//!   thread's name and where it was spawned, and aborts the process.
+//!   overflow where `--release` does not. An overflow is reported (the green thread's
+//!   name, id and stack size), and aborts the process.
 //! - Starting the runtime wraps the panic hook installed at that moment so that it runs
 //!   on a stack of its own when a green thread's is short (a backtrace needs ~20 KiB). A
 //!   hook set later runs where the panic happened.
