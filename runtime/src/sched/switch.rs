@@ -219,9 +219,9 @@ impl M {
     /// the park's commit and the unlock, as `after_switch` on any landing — then gives
     /// `n` its stack (which may take the pool's lock, or carve new slots with system
     /// calls: not under a channel's lock either) and starts `n` on it. The scratch
-    /// context is never resumed; g0's frames above
-    /// its saved stack pointer are untouched. Costs one more `start` (six pushes) per
-    /// such first run; Go gets the same order for free by running `unlockf` on g0.
+    /// context is never resumed; g0's frames above its saved stack pointer are
+    /// untouched. Costs one more `start` (six pushes) per such first run; Go gets the
+    /// same order for free by running `unlockf` on g0.
     ///
     /// # Safety
     /// As for `enter`: `save` is the running G's save slot, `n` is held by this M, has
@@ -380,8 +380,8 @@ unsafe extern "C" fn unlock_then_start(arg: *mut (), m: *mut ()) -> ! {
         give_stack(p, g);
     }
     let mut abandoned: *mut u8 = ptr::null_mut();
-    // SAFETY: `g` has its stack (`begin_run` gave it one) and never ran; the save slot
-    // is a local no one reads, so this scratch context is never resumed.
+    // SAFETY: `g` has its stack (given just above) and never ran; the save slot is a
+    // local no one reads, so this scratch context is never resumed.
     unsafe { arch::start(&mut abandoned, g.entry_sp(), arg, task_main, m) };
     crate::fatal!("the scratch context of a first run was resumed")
 }
