@@ -5,7 +5,9 @@
 //! P's `runnext` and local queue ([`M::next_local`]), and switches straight to it — one
 //! switch per hand-off, where Go goes through the M's own stack (g0) in between. Only
 //! when the local queue is empty does it switch to g0, whose loop (`worker.rs`) searches
-//! further: timers, the global queue, other Ps' queues, and finally sleeps.
+//! further: timers, the global queue, other Ps' queues, and finally sleeps. (A G's
+//! first run right after a park under a lock goes through a scratch context on g0's
+//! stack that releases the lock first: [`M::start_after_unlock`].)
 //!
 //! Some work cannot be done before the switch, because the G's stack is still in use:
 //! marking it `WAITING` (someone could then resume it on another M while it still runs
