@@ -61,6 +61,12 @@ WORKLOADS = {
     "mutex": (10_000_000, "ns_per_lock", 1.0),
 }
 
+# Further figures read off the same runs, each with its goal: `parked` is judged in
+# time as well as in memory (issue 10's bar). Its time is what the `million` demo shows.
+EXTRA_FIGURES = {
+    "parked": [("total_ms", 1.0)],
+}
+
 GROWTH_SIZES = [10_000, 100_000, 1_000_000, 10_000_000]
 GROWTH_GOAL = 1.3
 
@@ -177,22 +183,25 @@ def compare(args, env):
         n, figure, goal = WORKLOADS[name]
         n = args.n or n
         try:
-            go, green = [[r[figure] for r in side] for side in measure(args, name, n, figure, env)]
+            runs = measure(args, name, n, figure, env)
         except (Missing, Failed) as e:
             verdict = "MISSING" if isinstance(e, Missing) else "FAILED"
             print("%-11s %-17s %10s %10s %7s %7s %6s %5.2f  %s: %s"
                   % (name, figure, "-", "-", "-", "-", "-", goal, verdict, e))
             short.append("%s %s" % (name, verdict.lower()))
             continue
-        go_mid, green_mid = statistics.median(go), statistics.median(green)
-        ratio = green_mid / go_mid if go_mid else float("inf")
-        verdict = "met" if ratio <= goal else "short"
-        print(
-            "%-11s %-17s %10.1f %10.1f %7.0f %7.0f %6.2f %5.2f  %s"
-            % (name, figure, go_mid, green_mid, spread(go), spread(green), ratio, goal, verdict)
-        )
-        if verdict != "met":
-            short.append("%s %.2f > %.2f" % (name, ratio, goal))
+        for fig, fig_goal in [(figure, goal)] + EXTRA_FIGURES.get(name, []):
+            go, green = [[r.get(fig, float("nan")) for r in side] for side in runs]
+            go_mid, green_mid = statistics.median(go), statistics.median(green)
+            ratio = green_mid / go_mid if go_mid else float("inf")
+            verdict = "met" if ratio <= fig_goal else "short"
+            print(
+                "%-11s %-17s %10.1f %10.1f %7.0f %7.0f %6.2f %5.2f  %s"
+                % (name, fig, go_mid, green_mid, spread(go), spread(green), ratio, fig_goal,
+                   verdict)
+            )
+            if verdict != "met":
+                short.append("%s %s %.2f > %.2f" % (name, fig, ratio, fig_goal))
     print("short: " + ", ".join(short) if short else "all goals met")
     return not short
 
