@@ -191,7 +191,12 @@ def compare(args, env):
             short.append("%s %s" % (name, verdict.lower()))
             continue
         for fig, fig_goal in [(figure, goal)] + EXTRA_FIGURES.get(name, []):
-            go, green = [[r.get(fig, float("nan")) for r in side] for side in runs]
+            if any(fig not in r for side in runs for r in side):
+                print("%-11s %-17s %10s %10s %7s %7s %6s %5.2f  FAILED: a run printed no %s"
+                      % (name, fig, "-", "-", "-", "-", "-", fig_goal, fig))
+                short.append("%s %s failed" % (name, fig))
+                continue
+            go, green = [[r[fig] for r in side] for side in runs]
             go_mid, green_mid = statistics.median(go), statistics.median(green)
             ratio = green_mid / go_mid if go_mid else float("inf")
             verdict = "met" if ratio <= fig_goal else "short"

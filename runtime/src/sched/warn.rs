@@ -114,11 +114,11 @@ impl Warner {
         let blocked = thread_asleep(tid)
             || matches!((held.blocks, voluntary_switches(tid)), (Some(a), Some(b)) if b > a);
         // Neither blocked nor computing yet: it mostly waited for a CPU. Judged later.
-        let ran = match (held.cpu, thread_cpu_time(tid)) {
+        let ran = || match (held.cpu, thread_cpu_time(tid)) {
             (Some(a), Some(b)) => b.saturating_sub(a) >= HOLD_LIMIT,
             _ => true,
         };
-        if !blocked && !ran {
+        if !blocked && !ran() {
             return;
         }
         if let Some(h) = &mut self.held[p.id] {
