@@ -93,6 +93,13 @@ impl Poller {
         self.waiters.load(Ordering::Relaxed) != 0
     }
 
+    /// Whether an M is blocked in `epoll_wait` now (a snapshot): the next report
+    /// reaches the Ms through that one without delay.
+    #[inline]
+    pub(crate) fn is_waited_on(&self) -> bool {
+        self.last_poll.load(Ordering::Relaxed) == 0
+    }
+
     /// For sysmon: whether Gs wait on I/O and nobody has polled for `after`; if so,
     /// the caller is now the one who polls.
     pub(crate) fn claim_overdue(&self, after: Duration) -> bool {
