@@ -5,7 +5,7 @@
 //! `runnext`, the ring, a batch of the global queue), its due timers, then — spinning,
 //! at most half as many spinners as busy Ps — other Ps' rings (`steal.rs`: half of a
 //! random victim's, leaving a small ring to an owner that is getting to it; while Gs
-//! wait on I/O and every other P is idle, also the next batch a poll hands out), and
+//! wait on I/O and every other P is idle, again after yielding the core once), and
 //! finally give the P up and sleep (steps T1–T5 of `idle.rs`). One sleeping M watches
 //! the timers and the poller, blocked in `epoll_wait` (`sleeper.rs`,
 //! `netpoll/poller.rs`): I/O readiness reaches the Ms through it, never through a poll
@@ -34,13 +34,6 @@ use std::time::{Duration, Instant};
 
 /// How long a spinning M keeps looking before it gives its P up and sleeps.
 const IDLE_SPIN: Duration = Duration::from_micros(20);
-
-/// How long an M whose P ran dry waits, yielding, for the next batch an `epoll_wait`
-/// hands out (see [`wait_for_batch`]).
-const BATCH_LOOK: Duration = Duration::from_micros(10);
-
-/// A `sched_yield` that takes longer than this ran another thread: the core is wanted.
-const CROWDED_YIELD: Duration = Duration::from_micros(20);
 
 /// An M's life: take a runnable G, run it until it switches back to g0, repeat. The
 /// thread body of every M (`Runtime::m_main`).
@@ -153,10 +146,9 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
                     return g;
                 }
             }
-            // While Gs wait on I/O, the one wait that pays: for the batch of the M
-            // blocked in `epoll_wait`.
+            // While Gs wait on I/O: let the clients this M's Gs just answered run first.
             if rt.netpoll.has_waiters()
-                && let Some(g) = wait_for_batch(rt, m, p, &mut patience)
+                && let Some(g) = yield_to_clients(rt, m, p, &mut patience)
             {
                 m.found_work(rt);
                 return g;
@@ -194,51 +186,37 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
     }
 }
 
-/// A spinning M whose P ran dry while Gs wait on I/O, and every other P is idle too:
-/// it waits up to [`BATCH_LOOK`] for the batch of the M blocked in `epoll_wait`,
-/// yielding its core between steal attempts, before it gives its P up.
+/// A spinning M whose P ran dry while Gs wait on I/O, and every other P is idle too,
+/// yields its core once and looks again before it gives its P up.
 ///
-/// The M that polled takes an idle P for its batch (`run_polled`) and, seeing this M
-/// spinning, wakes nobody: this M steals half of the batch as soon as it is queued.
-/// Asleep instead, it would be woken for that half by a futex call, and on a virtual
-/// machine whose idle CPU halts, the wake-up takes tens of microseconds to land. Under
-/// `wrk` (one client thread, 100 connections) the wait gave 5–7% more requests per
-/// second, a fifth off p90 and p99, and 10% less server CPU per request
-/// (`docs/BENCHMARKS.md`, "Stop 16").
+/// The thread most likely waiting for the core is a client that this M's Gs just
+/// answered: it runs now, not after this M has gone to sleep, and sends its next
+/// requests while this M still holds its P. The M blocked in `epoll_wait` queues them,
+/// and this M finds them — in the steal below, or in T4's re-check after it gives its
+/// P up — instead of sleeping and being woken for them by a futex call, which on a
+/// virtual machine whose idle CPU halts takes tens of microseconds to land. Under
+/// `wrk` (one client thread, 100 connections) the yield halved the server's context
+/// switches and gave 2–7% more requests per second, a fifth off p90 and p99, and 7%
+/// less server CPU per request (`docs/BENCHMARKS.md`, "Stop 16"). With nobody waiting
+/// for the core, it costs one system call.
 ///
-/// It waits only when it can catch something and the core is not wanted otherwise:
-/// - an M is blocked in `epoll_wait` (else a report waits until an M polls, and the
-///   waiting M should become the one that polls: `stop_m`);
-/// - every other P is idle (else that P's M is running Gs, and the clients on a shared
-///   machine want the core: a wait without this condition, or spinning instead of
-///   yielding, raised echo's p99 by a fifth; with it, by about a tenth);
-/// - each `sched_yield` returns at once: one that takes longer than [`CROWDED_YIELD`]
-///   ran another thread, so the core is wanted — perhaps by the clients — and the M
-///   sleeps instead.
-///
-/// Returns a G stolen, or `None` when the M should give its P up.
-fn wait_for_batch(
+/// Only when it cannot delay anything:
+/// - an M is blocked in `epoll_wait`: else this M should become that one (`stop_m`),
+///   and a report would wait for its yield;
+/// - every other P is idle: else their Ms run Gs, and the clients share the cores with
+///   them too. Yielding then as well (or waiting 10 µs, yielding between steals) raised
+///   echo's p99 by a fifth or more; a plain 10 µs spin did, and gained nothing.
+fn yield_to_clients(
     rt: &'static Runtime,
     m: &'static M,
     p: &'static P,
     patience: &mut Patience,
 ) -> Option<&'static G> {
-    let others_idle = || rt.idle.npidle() + 1 >= rt.idle.nprocs();
-    if !rt.netpoll.is_waited_on() || !others_idle() {
+    if !rt.netpoll.is_waited_on() || rt.idle.npidle() + 1 < rt.idle.nprocs() {
         return None;
     }
-    let until = Instant::now() + BATCH_LOOK;
-    while rt.inject.is_empty() && Instant::now() < until {
-        let before = Instant::now();
-        std::thread::yield_now();
-        if before.elapsed() > CROWDED_YIELD {
-            return None;
-        }
-        if let Some(g) = steal(rt, m, p, patience) {
-            return Some(g);
-        }
-    }
-    None
+    std::thread::yield_now();
+    steal(rt, m, p, patience)
 }
 
 /// Q1 of `pinned.rs`: gives this M's P to the M that `g` (just popped, so held by
