@@ -196,16 +196,18 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
 /// P up — instead of sleeping and being woken for them by a futex call, which on a
 /// virtual machine whose idle CPU halts takes tens of microseconds to land. Under
 /// `wrk` (one client thread, 100 connections) the yield halved the server's context
-/// switches and gave 2–7% more requests per second, a fifth off p90 and p99, and 7%
-/// less server CPU per request (`docs/BENCHMARKS.md`, "Stop 16"). With nobody waiting
-/// for the core, it costs one system call.
+/// switches and gave 2–4% more requests per second, a tenth to a fifth off p90 and p99,
+/// and 7–8% less server CPU per request (`docs/BENCHMARKS.md`, "Stop 16"). With nobody
+/// waiting for the core, it costs one system call.
 ///
-/// Only when it cannot delay anything:
+/// Only where it holds up nothing of the runtime's:
 /// - an M is blocked in `epoll_wait`: else this M should become that one (`stop_m`),
 ///   and a report would wait for its yield;
-/// - every other P is idle: else their Ms run Gs, and the clients share the cores with
-///   them too. Yielding then as well (or waiting 10 µs, yielding between steals) raised
-///   echo's p99 by a fifth or more; a plain 10 µs spin did, and gained nothing.
+/// - every other P is idle: else their Ms are running Gs, and the clients compete with
+///   them for the cores. Without this condition the yield raised echo's p99 by a
+///   quarter (4,586 µs against 3,617). Gated as here, waiting 10 µs with a yield
+///   between steals raised it by about a tenth, and spinning 10 µs raised it too and
+///   gained nothing.
 fn yield_to_clients(
     rt: &'static Runtime,
     m: &'static M,
