@@ -189,12 +189,13 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
 /// A spinning M whose P ran dry while Gs wait on I/O, and every other P is idle too,
 /// yields its core once and looks again before it gives its P up.
 ///
-/// The thread most likely waiting for the core is a client that this M's Gs just
-/// answered: it runs now, not after this M has gone to sleep, and sends its next
-/// requests while this M still holds its P. The M blocked in `epoll_wait` queues them,
-/// and this M finds them — in the steal below, or in T4's re-check after it gives its
-/// P up — instead of sleeping and being woken for them by a futex call, which on a
-/// virtual machine whose idle CPU halts takes tens of microseconds to land. Under
+/// What the yield does, as the figures read: the thread most likely waiting for the
+/// core is a client that this M's Gs just answered. It runs now, not after this M has
+/// gone to sleep, and sends its next requests while this M still holds its P. The M
+/// blocked in `epoll_wait` queues them, and this M finds them — in the steal below, or
+/// in T4's re-check after it gives its P up — instead of sleeping and being woken for
+/// them by a futex call, which on a virtual machine whose idle CPU halts takes tens of
+/// microseconds to land. Under
 /// `wrk` (one client thread, 100 connections) the yield halved the server's context
 /// switches and gave 2–4% more requests per second, a tenth to a fifth off p90 and p99,
 /// and 7–8% less server CPU per request (`docs/BENCHMARKS.md`, "Stop 16"). With nobody
