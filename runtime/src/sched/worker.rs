@@ -147,9 +147,7 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
                 }
             }
             // While Gs wait on I/O: let the clients this M's Gs just answered run first.
-            if rt.netpoll.has_waiters()
-                && let Some(g) = yield_to_clients(rt, m, p, &mut patience)
-            {
+            if let Some(g) = yield_to_clients(rt, m, p, &mut patience) {
                 m.found_work(rt);
                 return g;
             }
@@ -195,18 +193,19 @@ fn find_runnable(rt: &'static Runtime, m: &'static M) -> &'static G {
 /// blocked in `epoll_wait` queues them, and this M finds them — in the steal below, or
 /// in T4's re-check after it gives its P up — instead of sleeping and being woken for
 /// them by a futex call, which on a virtual machine whose idle CPU halts takes tens of
-/// microseconds to land. Under
-/// `wrk` (one client thread, 100 connections) the yield halved the server's context
-/// switches and gave 2–4% more requests per second, a tenth to a fifth off p90 and p99,
-/// and 7–8% less server CPU per request (`docs/BENCHMARKS.md`, "Stop 16"). With nobody
-/// waiting for the core, it costs one system call.
+/// microseconds to land. Under `wrk` (one client thread, 100 connections) the yield
+/// halved the server's context switches and gave 2–4% more requests per second, a
+/// tenth to a fifth off p90 and p99, and 7–8% less server CPU per request
+/// (`docs/BENCHMARKS.md`, "Stop 16"). With nobody waiting for the core, it costs one
+/// system call.
 ///
 /// Only where it holds up nothing of the runtime's:
+/// - Gs wait on I/O: else no client is waiting on this runtime's answers;
 /// - an M is blocked in `epoll_wait`: else this M should become that one (`stop_m`),
 ///   and a report would wait for its yield;
 /// - every other P is idle: else their Ms are running Gs, and the clients compete with
-///   them for the cores. Without this condition the yield raised echo's p99 by a
-///   quarter (4,586 µs against 3,617). Gated as here, waiting 10 µs with a yield
+///   them for the cores. Without this condition and the one above, the yield raised
+///   echo's p99 by a quarter (4,586 µs against 3,617). Gated as here, waiting 10 µs with a yield
 ///   between steals raised it by about a tenth, and spinning 10 µs raised it too and
 ///   gained nothing.
 fn yield_to_clients(
@@ -215,7 +214,10 @@ fn yield_to_clients(
     p: &'static P,
     patience: &mut Patience,
 ) -> Option<&'static G> {
-    if !rt.netpoll.is_waited_on() || rt.idle.npidle() + 1 < rt.idle.nprocs() {
+    if !rt.netpoll.has_waiters()
+        || !rt.netpoll.is_waited_on()
+        || rt.idle.npidle() + 1 < rt.idle.nprocs()
+    {
         return None;
     }
     std::thread::yield_now();
